@@ -1,0 +1,70 @@
+package admission
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"skiff/internal/auth"
+)
+
+// Operations, as upstream names them.
+const (
+	Create  = "CREATE"
+	Update  = "UPDATE"
+	Delete  = "DELETE"
+	Connect = "CONNECT"
+)
+
+// Attributes describe the write being admitted.
+type Attributes struct {
+	Operation   string
+	Resource    schema.GroupVersionResource
+	Subresource string
+	Kind        schema.GroupVersionKind
+	Namespace   string
+	Name        string
+	// Object is the new object (nil on delete); mutating plugins may change it in place.
+	Object    runtime.Object
+	OldObject runtime.Object
+	User      *auth.User
+	DryRun    bool
+}
+
+// Mutator may change the object.
+type Mutator interface {
+	Admit(ctx context.Context, a *Attributes) error
+}
+
+// Validator may refuse the write; it must not change anything.
+type Validator interface {
+	Validate(ctx context.Context, a *Attributes) error
+}
+
+// Chain is the ordered list of plugins; each may implement Mutator, Validator or both.
+type Chain []any
+
+// Admit runs every mutating plugin in order; the first error stops the write.
+func (c Chain) Admit(ctx context.Context, a *Attributes) error {
+	for _, p := range c {
+		if m, ok := p.(Mutator); ok {
+			if err := m.Admit(ctx, a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Validate runs every validating plugin in order; the first error stops the write.
+func (c Chain) Validate(ctx context.Context, a *Attributes) error {
+	for _, p := range c {
+		if v, ok := p.(Validator); ok {
+			if err := v.Validate(ctx, a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

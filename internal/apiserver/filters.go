@@ -1,0 +1,106 @@
+package apiserver
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"skiff/internal/auth"
+)
+
+// anonymousPaths may be read without credentials, as upstream's anonymous-auth conditions allow for health
+// probes. Every other request without valid credentials gets 401.
+var anonymousPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": true, "/version": true}
+
+func (s *Server) withRecovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				slog.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				s.writeError(w, r, apierrors.NewInternalError(fmt.Errorf("panic: %v", p)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) withAuthentication(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok, err := s.cfg.Authenticator.AuthenticateRequest(r)
+		if !ok {
+			if err == nil && anonymousPaths[r.URL.Path] && r.Method == http.MethodGet {
+				u = &auth.User{Name: auth.UserAnonymous, Groups: []string{auth.GroupUnauthenticated}}
+			} else {
+				if err != nil {
+					slog.Debug("authentication failed", "path", r.URL.Path, "err", err)
+				}
+				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+				return
+			}
+		}
+		r.Header.Del("Authorization")
+		next.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), u)))
+	})
+}
+
+func (s *Server) withRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(withRequestInfo(r.Context(), parseRequestInfo(r))))
+	})
+}
+
+func (s *Server) withAuthorization(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := requestInfoFrom(r.Context())
+		u := auth.UserFrom(r.Context())
+		a := auth.Attributes{User: u, Verb: ri.Verb, Namespace: ri.Namespace, APIGroup: ri.APIGroup,
+			APIVersion: ri.APIVersion, Resource: ri.Resource, Subresource: ri.Subresource, Name: ri.Name,
+			ResourceRequest: ri.IsResourceRequest, Path: ri.Path}
+		d, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
+		if err != nil {
+			s.writeError(w, r, apierrors.NewInternalError(err))
+			return
+		}
+		if d != auth.DecisionAllow {
+			s.writeError(w, r, forbidden(a, reason))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// forbidden builds upstream's message: User "x" cannot list resource "pods" in API group "" in the namespace "y".
+func forbidden(a auth.Attributes, reason string) error {
+	name := "<unknown>"
+	if a.User != nil {
+		name = a.User.Name
+	}
+	var msg string
+	if a.ResourceRequest {
+		res := a.Resource
+		if a.Subresource != "" {
+			res += "/" + a.Subresource
+		}
+		msg = fmt.Sprintf("User %q cannot %s resource %q in API group %q", name, a.Verb, res, a.APIGroup)
+		if a.Namespace != "" {
+			msg += fmt.Sprintf(" in the namespace %q", a.Namespace)
+		} else {
+			msg += " at the cluster scope"
+		}
+	} else {
+		msg = fmt.Sprintf("User %q cannot %s path %q", name, a.Verb, a.Path)
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	err := apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
+	err.ErrStatus.Message = msg
+	return err
+}

@@ -1,0 +1,274 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metavalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"skiff/internal/admission"
+	"skiff/internal/apiserver/defaults"
+	"skiff/internal/apiserver/validation"
+	"skiff/internal/auth"
+)
+
+// writeOptions are the query parameters shared by create, update and patch.
+type writeOptions struct {
+	dryRun  bool
+	manager string
+	// applied means server-side apply already computed managedFields.
+	applied bool
+}
+
+func parseWriteOptions(r *http.Request) (writeOptions, error) {
+	q := r.URL.Query()
+	o := writeOptions{manager: managerName(q.Get("fieldManager"), r.Header.Get("User-Agent"))}
+	for _, d := range q["dryRun"] {
+		if d != "All" {
+			return o, apierrors.NewBadRequest(fmt.Sprintf("dryRun: Unsupported value: %q: supported values: \"All\"", d))
+		}
+		o.dryRun = true
+	}
+	if len(o.manager) > 128 {
+		return o, apierrors.NewBadRequest("fieldManager: Too long: may not be more than 128 bytes")
+	}
+	return o, nil
+}
+
+// validateNew runs metadata and kind validation on an object about to be created.
+func validateNew(res *resource, obj runtime.Object) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	errs := metavalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, metavalidation.ValidateNameFunc(validation.NameValidator(res.GVK())), field.NewPath("metadata"))
+	errs = append(errs, kindValidate(obj)...)
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(res.GVK().GroupKind(), acc.GetName(), errs)
+	}
+	return nil
+}
+
+func validateUpdate(res *resource, obj, old runtime.Object, sub string) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	oldAcc, _ := meta.Accessor(old)
+	errs := metavalidation.ValidateObjectMetaAccessorUpdate(acc, oldAcc, field.NewPath("metadata"))
+	if sub != "binding" {
+		// A binding changes spec.nodeName, which no other write may.
+		errs = append(errs, kindValidateUpdate(obj, old)...)
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(res.GVK().GroupKind(), acc.GetName(), errs)
+	}
+	return nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
+	out, err := negotiate(s.codecs, r, "Table", "PartialObjectMetadata")
+	if err != nil {
+		s.writeError(w, r, notAcceptable(r))
+		return
+	}
+	opts, err := parseWriteOptions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, err := readBody(w, r, s.cfg.MaxRequestBodyBytes)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj, warnings, err := s.decodeObject(r, data, res.GVK(), res.New)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ri.Name != "" {
+		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GroupResource(), "create"))
+		return
+	}
+	created, err := s.createObject(r.Context(), res, ri.Namespace, obj, opts)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	addWarnings(w, warnings)
+	resp, err := s.objectFor(r, out, res, created)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObject(w, r, http.StatusCreated, out, resp)
+}
+
+// createObject runs the create pipeline: system fields, defaults, admission, validation, managed fields, store.
+func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj runtime.Object, opts writeOptions) (runtime.Object, error) {
+	if err := s.prepareCreate(res, obj, ns); err != nil {
+		return nil, err
+	}
+	defaults.Default(obj)
+	acc, _ := meta.Accessor(obj)
+	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Kind: res.GVK(),
+		Namespace: acc.GetNamespace(), Name: acc.GetName(), Object: obj, User: auth.UserFrom(ctx), DryRun: opts.dryRun}
+	if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
+		return nil, err
+	}
+	if err := validateNew(res, obj); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
+		return nil, err
+	}
+	if !opts.applied {
+		obj = res.smd.main.UpdateNoErrors(res.New(), obj, opts.manager)
+	}
+	if opts.dryRun {
+		return obj, nil
+	}
+	return res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), obj)
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource, sub string) {
+	out, err := negotiate(s.codecs, r, "Table", "PartialObjectMetadata")
+	if err != nil {
+		s.writeError(w, r, notAcceptable(r))
+		return
+	}
+	opts, err := parseWriteOptions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, err := readBody(w, r, s.cfg.MaxRequestBodyBytes)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj, warnings, err := s.decodeObject(r, data, res.GVK(), res.New)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	acc, _ := meta.Accessor(obj)
+	if acc.GetName() != ri.Name {
+		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), ri.Name)))
+		return
+	}
+	if res.Namespaced && acc.GetNamespace() != "" && acc.GetNamespace() != ri.Namespace {
+		s.writeError(w, r, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	updated, err := s.updateObject(r.Context(), res, ri.Namespace, ri.Name, sub, opts, func(cur runtime.Object) (runtime.Object, error) {
+		curAcc, _ := meta.Accessor(cur)
+		if rv := acc.GetResourceVersion(); rv != "" && rv != curAcc.GetResourceVersion() {
+			return nil, conflict(res, ri.Name)
+		}
+		return obj.DeepCopyObject(), nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	addWarnings(w, warnings)
+	resp, err := s.objectFor(r, out, res, updated)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObject(w, r, http.StatusOK, out, resp)
+}
+
+func conflict(res *resource, name string) error {
+	return apierrors.NewConflict(res.GroupResource(), name,
+		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// updateObject runs the update pipeline inside an optimistic-concurrency loop. next computes the wanted object
+// from the current one (decoded body, or the current object patched); it may return a Conflict.
+func (s *Server) updateObject(ctx context.Context, res *resource, ns, name, sub string, opts writeOptions,
+	next func(cur runtime.Object) (runtime.Object, error)) (runtime.Object, error) {
+	return s.updateObjectWith(ctx, res, ns, name, sub, opts, next, nil)
+}
+
+// applyFunc, when given, replaces the managed-fields update with server-side apply's merge.
+type applyFunc func(cur runtime.Object) (runtime.Object, error)
+
+func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, sub string, opts writeOptions,
+	next func(cur runtime.Object) (runtime.Object, error), apply applyFunc) (runtime.Object, error) {
+	key := res.store.Key(ns, name)
+	var dryRunResult runtime.Object
+	out, deleted, err := res.store.GuaranteedUpdate(ctx, key, name, func(cur runtime.Object) (runtime.Object, bool, error) {
+		var obj runtime.Object
+		var err error
+		if apply != nil {
+			obj, err = apply(cur)
+		} else {
+			obj, err = next(cur)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.prepareUpdate(res, obj, cur, sub); err != nil {
+			return nil, false, err
+		}
+		defaults.Default(obj)
+		acc, _ := meta.Accessor(obj)
+		attrs := &admission.Attributes{Operation: admission.Update, Resource: res.GroupVersionResource, Subresource: sub,
+			Kind: res.GVK(), Namespace: ns, Name: name, Object: obj, OldObject: cur, User: auth.UserFrom(ctx), DryRun: opts.dryRun}
+		if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
+			return nil, false, err
+		}
+		if err := validateUpdate(res, obj, cur, sub); err != nil {
+			return nil, false, err
+		}
+		if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
+			return nil, false, err
+		}
+		if apply == nil {
+			obj = res.smd.forSub(sub).UpdateNoErrors(cur, obj, opts.manager)
+		}
+		acc, _ = meta.Accessor(obj)
+		acc.SetResourceVersion("")
+		del := shouldDeleteDuringUpdate(obj, cur)
+		if opts.dryRun {
+			dryRunResult = obj
+			return cur, false, nil
+		}
+		return obj, del, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.dryRun {
+		return dryRunResult, nil
+	}
+	_ = deleted
+	return out, nil
+}
+
+// shouldDeleteDuringUpdate: an object being deleted goes away when its last finalizer is removed.
+func shouldDeleteDuringUpdate(obj, old runtime.Object) bool {
+	acc, _ := meta.Accessor(obj)
+	oldAcc, _ := meta.Accessor(old)
+	if acc.GetDeletionTimestamp() == nil || len(acc.GetFinalizers()) > 0 || len(oldAcc.GetFinalizers()) == 0 {
+		return false
+	}
+	if g := acc.GetDeletionGracePeriodSeconds(); g != nil && *g > 0 {
+		return false
+	}
+	return !hasSpecFinalizers(obj)
+}
+
+func emptyStatus(msg string) *metav1.Status {
+	return &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Message: msg}
+}

@@ -1,0 +1,189 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"skiff/internal/admission"
+	"skiff/internal/apiserver/registry"
+	"skiff/internal/auth"
+	"skiff/internal/storage"
+)
+
+// Config is what the API server needs from its owner.
+type Config struct {
+	Etcd          *clientv3.Client
+	Authenticator auth.Authenticator
+	Authorizer    auth.Authorizer
+	// Admission runs after defaulting (mutating) and after validation (validating).
+	Admission admission.Chain
+	Version   version.Info
+	// PublicAddress is host:port clients should use, advertised in /api discovery.
+	PublicAddress string
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// BookmarkInterval is how often watchers that allow bookmarks get one.
+	BookmarkInterval time.Duration
+	// MaxRequestBodyBytes bounds request bodies (upstream: 3 MiB).
+	MaxRequestBodyBytes int64
+}
+
+// Server is the Kubernetes API over one etcd.
+type Server struct {
+	cfg       Config
+	scheme    *runtime.Scheme
+	codecs    serializer.CodecFactory
+	storeCdc  *storage.Codec
+	resources map[schema.GroupVersionResource]*resource
+	// byStorage shares one store and cache between versions of the same resource (none yet, but events.k8s.io
+	// and autoscaling/v1 will).
+	ordered []*resource
+	extra   map[string]http.Handler
+	ready   chan struct{}
+}
+
+// resource is a served resource with its storage.
+type resource struct {
+	*registry.Resource
+	store *storage.Store
+	cache *storage.Cacher
+	srv   *Server
+	smd   *fieldManagers
+}
+
+// New builds the server over every resource in registry.All. Call Run to start its watch caches.
+func New(cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BookmarkInterval == 0 {
+		cfg.BookmarkInterval = 10 * time.Second
+	}
+	if cfg.MaxRequestBodyBytes == 0 {
+		cfg.MaxRequestBodyBytes = 3 << 20
+	}
+	s := &Server{
+		cfg:       cfg,
+		scheme:    scheme.Scheme,
+		codecs:    serializer.NewCodecFactory(scheme.Scheme),
+		storeCdc:  storage.NewCodec(scheme.Scheme),
+		resources: map[schema.GroupVersionResource]*resource{},
+		extra:     map[string]http.Handler{},
+		ready:     make(chan struct{}),
+	}
+	for _, rr := range registry.All {
+		r := &resource{Resource: rr, srv: s}
+		if rr.Resource != "bindings" {
+			r.store = storage.NewStore(cfg.Etcd, s.storeCdc, storage.Resource{
+				GroupResource: rr.GroupResource(),
+				Prefix:        "/registry/" + storagePrefix(rr) + "/",
+				StorageGVK:    rr.GVK(),
+				NewFunc:       rr.New,
+			})
+			r.cache = storage.NewCacher(r.store, storage.CacherConfig{})
+			fm, err := newFieldManagers(s.scheme, rr)
+			if err != nil {
+				return nil, fmt.Errorf("field manager for %s: %w", rr.GroupResource(), err)
+			}
+			r.smd = fm
+		}
+		s.resources[rr.GroupVersionResource] = r
+		s.ordered = append(s.ordered, r)
+	}
+	return s, nil
+}
+
+// storagePrefix keeps upstream's etcd layout: the group's resource name, with a few historical exceptions.
+func storagePrefix(r *registry.Resource) string {
+	switch r.Resource {
+	case "services":
+		return "services/specs"
+	case "endpoints":
+		return "services/endpoints"
+	case "nodes":
+		return "minions"
+	}
+	return r.Resource
+}
+
+// Handle registers an extra non-resource handler for a path prefix (openapi, metrics, ...).
+func (s *Server) Handle(prefix string, h http.Handler) { s.extra[prefix] = h }
+
+// Run starts the watch caches and blocks until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	for _, r := range s.ordered {
+		if r.cache != nil {
+			go r.cache.Run(ctx)
+			go r.cache.RunBookmarks(ctx, s.cfg.BookmarkInterval)
+		}
+	}
+	go func() {
+		for _, r := range s.ordered {
+			if r.cache != nil {
+				select {
+				case <-r.cache.Ready():
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		close(s.ready)
+	}()
+	<-ctx.Done()
+}
+
+// Ready is closed when every watch cache has loaded.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+func (s *Server) lookup(ri *RequestInfo) *resource {
+	return s.resources[schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource}]
+}
+
+// Handler returns the whole HTTP handler chain.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = http.HandlerFunc(s.route)
+	h = s.withAuthorization(h)
+	h = s.withRequestInfo(h)
+	h = s.withAuthentication(h)
+	h = s.withRecovery(h)
+	return h
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	ri := requestInfoFrom(r.Context())
+	if ri.IsResourceRequest {
+		s.serveResource(w, r, ri)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/healthz" || p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/"):
+		s.serveHealth(w, r)
+	case p == "/version" || p == "/version/":
+		writeRawJSON(w, http.StatusOK, s.cfg.Version)
+	case p == "/api" || p == "/api/" || p == "/apis" || p == "/apis/" || ri.APIPrefix != "":
+		s.serveDiscovery(w, r, ri)
+	default:
+		for prefix, h := range s.extra {
+			if p == prefix || strings.HasPrefix(p, prefix+"/") {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		if p == "/" {
+			s.serveRootPaths(w)
+			return
+		}
+		s.writeError(w, r, notFoundPath(p))
+	}
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything `skiff server` can be told.
+type Config struct {
+	DataDir         string
+	BindAddress     string
+	HTTPSPort       int
+	WriteKubeconfig string
+	// AdvertiseAddress is the address written into kubeconfigs and discovery; defaults to 127.0.0.1.
+	AdvertiseAddress string
+	// TLSSANs are extra names or IPs for the serving certificate.
+	TLSSANs []string
+
+	EtcdServers  []string
+	EtcdCAFile   string
+	EtcdCertFile string
+	EtcdKeyFile  string
+	// EtcdClientPort and EtcdPeerPort are the embedded etcd's loopback ports.
+	EtcdClientPort int
+	EtcdPeerPort   int
+
+	DisableAgent       bool
+	CompactionInterval time.Duration
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/skiff"
+	}
+	if c.HTTPSPort == 0 {
+		c.HTTPSPort = 6443
+	}
+	if c.BindAddress == "" {
+		c.BindAddress = "0.0.0.0"
+	}
+	if c.WriteKubeconfig == "" {
+		c.WriteKubeconfig = filepath.Join(c.DataDir, "admin.kubeconfig")
+	}
+	if c.AdvertiseAddress == "" {
+		c.AdvertiseAddress = "127.0.0.1"
+		if ip := net.ParseIP(c.BindAddress); ip != nil && !ip.IsUnspecified() {
+			c.AdvertiseAddress = c.BindAddress
+		}
+	}
+	if c.EtcdClientPort == 0 {
+		c.EtcdClientPort = 2379
+	}
+	if c.EtcdPeerPort == 0 {
+		c.EtcdPeerPort = 2380
+	}
+	if c.CompactionInterval == 0 {
+		c.CompactionInterval = 5 * time.Minute
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// localIPs lists this machine's interface addresses for the serving certificate.
+func localIPs() []net.IP {
+	var out []net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			out = append(out, n.IP)
+		}
+	}
+	return out
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"skiff/internal/admission"
+	"skiff/internal/apiserver"
+	"skiff/internal/apiserver/openapi"
+	"skiff/internal/apiserver/registry"
+	"skiff/internal/auth"
+	"skiff/internal/controller/namespace"
+	"skiff/internal/pki"
+	"skiff/internal/storage"
+	skiffversion "skiff/internal/version"
+)
+
+// Run starts the control plane and blocks until ctx ends, then shuts down in order.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.Defaults()
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir, "ca")
+	if err != nil {
+		return err
+	}
+	servingCert, servingKey, err := ca.EnsureLeaf(tlsDir, "serving", servingLeaf(cfg))
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	server := "https://" + net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort))
+	if err := ca.WriteKubeconfig(cfg.WriteKubeconfig, server, "admin", []string{auth.GroupMasters}); err != nil {
+		return fmt.Errorf("admin kubeconfig: %w", err)
+	}
+
+	etcdCli, stopEtcd, err := startEtcd(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopEtcd()
+
+	var nsGetter admission.NamespaceGetter
+	api, err := apiserver.New(apiserver.Config{
+		Etcd:          etcdCli,
+		Authenticator: auth.Chain{auth.X509{}},
+		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}},
+		Admission: admission.Chain{admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+			return nsGetter(ctx, name)
+		}}},
+		Version:       versionInfo(),
+		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
+	})
+	if err != nil {
+		return err
+	}
+	nsGetter = api.NamespaceGetter()
+	spec, err := openapi.New(api.Scheme(), openapiResources(api.Served()), skiffversion.Kubernetes)
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	api.Handle("/openapi", spec.Handler())
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go api.Run(runCtx)
+	go storage.RunCompactor(runCtx, etcdCli, cfg.CompactionInterval)
+
+	srv, ln, err := listen(cfg, ca, servingCert, servingKey, api.Handler())
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+
+	select {
+	case <-api.Ready():
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+		return shutdown(srv)
+	}
+	loopback, err := loopbackConfig(ca, server, tlsDir)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, client); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	nsc, err := namespace.New(loopback, registry.All)
+	if err != nil {
+		return err
+	}
+	go nsc.Run(runCtx)
+
+	slog.Info("skiff server is ready", "address", server, "kubeconfig", cfg.WriteKubeconfig, "etcd", etcdDescription(cfg), "startup", time.Since(start).Round(time.Millisecond).String())
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	slog.Info("skiff server shutting down")
+	return shutdown(srv)
+}
+
+func shutdown(srv *http.Server) error {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Watches never finish on their own: after the grace time, close what is left.
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+func etcdDescription(cfg Config) string {
+	if len(cfg.EtcdServers) > 0 {
+		return fmt.Sprintf("external %v", cfg.EtcdServers)
+	}
+	return "embedded in " + filepath.Join(cfg.DataDir, "etcd")
+}
+
+func startEtcd(ctx context.Context, cfg Config) (*clientv3.Client, func(), error) {
+	if len(cfg.EtcdServers) > 0 {
+		cli, err := storage.NewClient(ctx, storage.ClientConfig{Endpoints: cfg.EtcdServers, CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, Key: cfg.EtcdKeyFile})
+		if err != nil {
+			return nil, nil, err
+		}
+		return cli, func() { cli.Close() }, nil
+	}
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdClientPort)
+	e, err := storage.StartEmbedded(storage.EmbeddedConfig{
+		DataDir:   filepath.Join(cfg.DataDir, "etcd"),
+		ClientURL: clientURL,
+		PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPeerPort),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := storage.NewClient(ctx, storage.ClientConfig{Endpoints: []string{clientURL}})
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return cli, func() { cli.Close(); e.Close() }, nil
+}
+
+func servingLeaf(cfg Config) pki.Leaf {
+	leaf := pki.Leaf{CommonName: "kube-apiserver", Server: true,
+		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	if h := hostname(); h != "" {
+		leaf.DNSNames = append(leaf.DNSNames, h)
+	}
+	leaf.IPs = append(leaf.IPs, localIPs()...)
+	for _, san := range append(cfg.TLSSANs, cfg.AdvertiseAddress, cfg.BindAddress) {
+		if ip := net.ParseIP(san); ip != nil {
+			if !ip.IsUnspecified() {
+				leaf.IPs = append(leaf.IPs, ip)
+			}
+		} else if san != "" {
+			leaf.DNSNames = append(leaf.DNSNames, san)
+		}
+	}
+	return leaf
+}
+
+func listen(cfg Config, ca *pki.CA, certFile, keyFile string, h http.Handler) (*http.Server, net.Listener, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	tlsCfg := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    pool,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: nil, MaxHeaderBytes: 1 << 20}
+	return srv, ln, nil
+}
+
+// loopbackConfig is the in-process controllers' client: a system:masters certificate, as upstream's loopback.
+func loopbackConfig(ca *pki.CA, server, tlsDir string) (*rest.Config, error) {
+	certPEM, keyPEM, err := ca.Issue(pki.Leaf{CommonName: "system:apiserver", Organization: []string{auth.GroupMasters}, Client: true})
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-controller-manager",
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM}}, nil
+}
+
+func versionInfo() version.Info {
+	return skiffversion.Info()
+}

@@ -1,0 +1,163 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Resource says where and how one resource is stored.
+type Resource struct {
+	GroupResource schema.GroupResource
+	// Prefix is the etcd key prefix with a trailing slash, e.g. "/registry/pods/".
+	Prefix string
+	// StorageGVK is the apiVersion/kind written into stored values.
+	StorageGVK schema.GroupVersionKind
+	NewFunc    func() runtime.Object
+}
+
+// Store reads and writes one resource's objects in etcd.
+type Store struct {
+	client *clientv3.Client
+	codec  *Codec
+	res    Resource
+}
+
+// NewStore returns a Store for res.
+func NewStore(client *clientv3.Client, codec *Codec, res Resource) *Store {
+	return &Store{client: client, codec: codec, res: res}
+}
+
+// Resource returns what the store was made for.
+func (s *Store) Resource() Resource { return s.res }
+
+// Key returns the etcd key of an object; namespace is "" for cluster-scoped resources.
+func (s *Store) Key(namespace, name string) string {
+	if namespace == "" {
+		return s.res.Prefix + name
+	}
+	return s.res.Prefix + namespace + "/" + name
+}
+
+// Create stores obj under key unless the key exists, and returns it with its resourceVersion set.
+func (s *Store) Create(ctx context.Context, key, name string, obj runtime.Object) (runtime.Object, error) {
+	data, err := s.codec.Encode(obj, s.res.StorageGVK)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data))).
+		Commit()
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if !resp.Succeeded {
+		return nil, apierrors.NewAlreadyExists(s.res.GroupResource, name)
+	}
+	out := obj.DeepCopyObject()
+	if err := SetRV(out, resp.Header.Revision); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Get reads the object at key from etcd (a consistent read).
+func (s *Store) Get(ctx context.Context, key, name string) (runtime.Object, error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return nil, storageError(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(s.res.GroupResource, name)
+	}
+	return s.codec.Decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, s.res.NewFunc)
+}
+
+// UpdateFunc computes the next state from the current one. Returning del=true deletes the object instead.
+// Returning the current object unchanged (byte for byte once encoded) writes nothing.
+type UpdateFunc func(cur runtime.Object) (next runtime.Object, del bool, err error)
+
+// GuaranteedUpdate applies fn to the current object until the write wins over concurrent writers. It returns the
+// stored result, or for a deletion the deleted object with the deletion's revision as resourceVersion.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn UpdateFunc) (runtime.Object, bool, error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return nil, false, storageError(err)
+	}
+	for {
+		if len(resp.Kvs) == 0 {
+			return nil, false, apierrors.NewNotFound(s.res.GroupResource, name)
+		}
+		kv := resp.Kvs[0]
+		cur, err := s.codec.Decode(kv.Value, kv.ModRevision, s.res.NewFunc)
+		if err != nil {
+			return nil, false, apierrors.NewInternalError(err)
+		}
+		next, del, err := fn(cur.DeepCopyObject())
+		if err != nil {
+			return nil, false, err
+		}
+		var op clientv3.Op
+		if del {
+			op = clientv3.OpDelete(key)
+		} else {
+			data, err := s.codec.Encode(next, s.res.StorageGVK)
+			if err != nil {
+				return nil, false, apierrors.NewInternalError(err)
+			}
+			if bytes.Equal(data, kv.Value) {
+				return cur, false, nil
+			}
+			op = clientv3.OpPut(key, string(data))
+		}
+		tresp, err := s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			Then(op).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			return nil, false, storageError(err)
+		}
+		if !tresp.Succeeded {
+			resp = (*clientv3.GetResponse)(tresp.Responses[0].GetResponseRange())
+			continue
+		}
+		out := next
+		if del {
+			out = cur
+		}
+		if err := SetRV(out, tresp.Header.Revision); err != nil {
+			return nil, false, err
+		}
+		return out, del, nil
+	}
+}
+
+// CurrentRevision returns etcd's current revision, which is what a consistent read must at least reflect.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	resp, err := s.client.Get(ctx, s.res.Prefix, clientv3.WithCountOnly(), clientv3.WithPrefix(), clientv3.WithLimit(1))
+	if err != nil {
+		return 0, storageError(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// ErrCompacted marks reads of revisions etcd has already compacted away.
+var ErrCompacted = errors.New("required revision has been compacted")
+
+func storageError(err error) error {
+	if isCompacted(err) {
+		return apierrors.NewResourceExpired(fmt.Sprintf("The resourceVersion for the provided list is too old: %v", ErrCompacted))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return apierrors.NewTimeoutError(err.Error(), 1)
+	}
+	return apierrors.NewInternalError(fmt.Errorf("etcd: %w", err))
+}

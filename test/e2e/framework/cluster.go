@@ -1,0 +1,251 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Options choose how the server runs.
+type Options struct {
+	// EtcdServers, when set, makes the server use that external etcd instead of its embedded one.
+	EtcdServers []string
+	ExtraArgs   []string
+}
+
+// Cluster is one running `skiff server`.
+type Cluster struct {
+	t          testing.TB
+	Bin        string
+	DataDir    string
+	Kubeconfig string
+	Port       int
+	opts       Options
+	etcdPorts  [2]int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan struct{}
+
+	Config *rest.Config
+	Client kubernetes.Interface
+}
+
+// Binary returns the skiff binary under test: $SKIFF_BIN, or one built once into a temp dir.
+func Binary(t testing.TB) string {
+	if b := os.Getenv("SKIFF_BIN"); b != "" {
+		return b
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "skiff-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "skiff")
+		root := repoRoot()
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/skiff")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs a server in a fresh data dir and waits until it is ready. It is stopped and cleaned up when the
+// test ends.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "skiff-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, Bin: Binary(t), DataDir: dir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"),
+		Port: FreePort(t), opts: opts, etcdPorts: [2]int{FreePort(t), FreePort(t)}}
+	t.Cleanup(func() {
+		c.Stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", c.Logs())
+		}
+		os.RemoveAll(dir)
+	})
+	c.startProcess(t)
+	return c
+}
+
+func (c *Cluster) startProcess(t testing.TB) {
+	t.Helper()
+	args := []string{"server", "--data-dir", c.DataDir, "--https-port", strconv.Itoa(c.Port), "--bind-address", "127.0.0.1",
+		"--etcd-client-port", strconv.Itoa(c.etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(c.etcdPorts[1])}
+	if len(c.opts.EtcdServers) > 0 {
+		args = append(args, "--etcd-servers", strings.Join(c.opts.EtcdServers, ","))
+	}
+	args = append(args, c.opts.ExtraArgs...)
+	cmd := exec.Command(c.Bin, args...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = syncWriter{&c.mu, logs}, syncWriter{&c.mu, logs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	c.mu.Lock()
+	c.cmd, c.logs, c.done = cmd, logs, done
+	c.mu.Unlock()
+	if err := c.waitReady(60 * time.Second); err != nil {
+		t.Fatalf("server not ready: %v\n%s", err, c.Logs())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	c.Config = cfg
+	if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// Logs returns what the server printed.
+func (c *Cluster) Logs() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logs == nil {
+		return ""
+	}
+	return c.logs.String()
+}
+
+func (c *Cluster) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return fmt.Errorf("server exited")
+		default:
+		}
+		if strings.Contains(c.Logs(), "skiff server is ready") {
+			tr := &http.Transport{TLSClientConfig: insecureTLS()}
+			resp, err := (&http.Client{Transport: tr, Timeout: 2 * time.Second}).Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.Port))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return nil
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("timed out after %s", timeout)
+}
+
+// Stop sends SIGTERM and waits for a clean exit (SIGKILL after 20s).
+func (c *Cluster) Stop() {
+	c.mu.Lock()
+	cmd, done := c.cmd, c.done
+	c.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// ExitCode returns the server's exit code after Stop.
+func (c *Cluster) ExitCode() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.ProcessState == nil {
+		return -1
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+// Restart stops the server and starts it again on the same data dir and ports.
+func (c *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	c.Stop()
+	c.startProcess(t)
+}
+
+// Kubectl runs `skiff kubectl` with the cluster's kubeconfig.
+func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, c.Bin, append([]string{"kubectl", "--kubeconfig", c.Kubeconfig}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	cmd.Env = append(os.Environ(), "KUBECTL_INTERACTIVE_DELETE=false")
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// KubectlCmd returns an unstarted kubectl command (for long-running ones such as get -w).
+func (c *Cluster) KubectlCmd(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, c.Bin, append([]string{"kubectl", "--kubeconfig", c.Kubeconfig}, args...)...)
+}
