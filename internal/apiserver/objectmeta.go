@@ -118,7 +118,23 @@ func prepareKindCreate(obj runtime.Object) {
 		o.Status.Phase = corev1.ClaimPending
 	case *corev1.PersistentVolume:
 		o.Status.Phase = corev1.VolumePending
+	case *corev1.Secret:
+		mergeStringData(o)
 	}
+}
+
+// mergeStringData moves a secret's write-only stringData into data, as upstream does on every write.
+func mergeStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		return
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }
 
 func prepareKindUpdate(obj, old runtime.Object, sub string) {
@@ -140,6 +156,8 @@ func prepareKindUpdate(obj, old runtime.Object, sub string) {
 		if sub == "" {
 			o.Status = old.(*corev1.Pod).Status
 		}
+	case *corev1.Secret:
+		mergeStringData(o)
 	}
 }
 

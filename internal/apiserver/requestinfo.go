@@ -45,6 +45,11 @@ func parseRequestInfo(r *http.Request) *RequestInfo {
 		return info
 	}
 	info.IsResourceRequest = true
+	// The deprecated /watch/ prefix: /api/v1/watch/namespaces/x/pods is a watch of /api/v1/namespaces/x/pods.
+	legacyWatch := false
+	if parts[0] == "watch" && len(parts) > 1 {
+		legacyWatch, parts = true, parts[1:]
+	}
 	// /namespaces/{ns}/{resource}... but /namespaces/{name} and /namespaces/{name}/status|finalize are namespaces.
 	if parts[0] == "namespaces" && len(parts) > 1 {
 		info.Namespace = parts[1]
@@ -64,6 +69,9 @@ func parseRequestInfo(r *http.Request) *RequestInfo {
 		info.Namespace = info.Name
 	}
 	info.Verb = resourceVerb(r, info)
+	if legacyWatch && (info.Verb == "get" || info.Verb == "list") {
+		info.Verb = "watch"
+	}
 	return info
 }
 

@@ -28,6 +28,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		s.writeError(w, r, apierrors.NewBadRequest("the server could not find the requested resource: a namespace is required"))
 		return
 	}
+	if !res.Namespaced {
+		// Upstream's request info names a namespace's own name as its namespace (for authorization); storage
+		// keys of cluster-scoped objects have none.
+		ri.Namespace = ""
+	}
 	if ri.Subresource != "" {
 		s.serveSubresource(w, r, ri, res)
 		return

@@ -26,14 +26,10 @@ func (s *Server) parseDeleteOptions(w http.ResponseWriter, r *http.Request) (*me
 		return nil, err
 	}
 	if len(data) > 0 {
-		jsonData, err := toJSON(data, r.Header.Get("Content-Type"))
+		gvk := schema.GroupVersionKind{Version: "v1", Kind: "DeleteOptions"}
+		obj, _, err := s.decodeObject(r, data, gvk, func() runtime.Object { return &metav1.DeleteOptions{} })
 		if err != nil {
 			return nil, err
-		}
-		gvk := schema.GroupVersionKind{Version: "v1", Kind: "DeleteOptions"}
-		obj, _, err := laxJSON.Decode(jsonData, &gvk, opts)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", err))
 		}
 		opts = obj.(*metav1.DeleteOptions)
 	}

@@ -229,6 +229,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 		s.writeError(w, r, err)
 		return
 	}
+	if ri.Name != "" {
+		p.field = fields.AndSelectors(p.field, fields.OneTermEqualSelector("metadata.name", ri.Name))
+	}
 	rv, _ := storage.ParseRV(p.rv)
 	opts := storage.WatchOptions{KeyPrefix: res.keyPrefix(ri.Namespace, p), Pred: p.predicate(), RV: rv, Bookmarks: p.bookmarks}
 	switch {

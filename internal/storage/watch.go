@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+
 	"fmt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"slices"
 	"strings"
 	"sync"
@@ -67,7 +69,9 @@ func (c *Cacher) Watch(ctx context.Context, opts WatchOptions) (watch.Interface,
 		}
 	} else {
 		if opts.RV < c.histStart {
-			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", opts.RV, c.histStart))
+			// Older than what the cache remembers (say, a client resuming after a server restart): etcd still
+			// has the history unless it was compacted, so this watch reads it from etcd.
+			return c.watchEtcdLocked(ctx, opts), nil
 		}
 		for _, e := range c.history {
 			if e.RV > opts.RV {
@@ -165,8 +169,7 @@ func (w *Watcher) run(initial []*Event) {
 		}
 	}
 	if w.opts.InitialEventsEnd && w.opts.Bookmarks {
-		bm := w.newFunc()
-		_ = SetRV(bm, w.startRV)
+		bm := w.bookmark(w.startRV)
 		if acc, err := meta.Accessor(bm); err == nil {
 			acc.SetAnnotations(map[string]string{InitialEventsAnnotation: "true"})
 		}
@@ -178,19 +181,28 @@ func (w *Watcher) run(initial []*Event) {
 		select {
 		case <-w.done:
 			return
-		case e := <-w.in:
-			if !w.deliver(e) {
+		case e, ok := <-w.in:
+			if !ok || !w.deliver(e) {
 				return
 			}
 		}
 	}
 }
 
+// bookmark is an empty object of the watched kind carrying only a resourceVersion.
+func (w *Watcher) bookmark(rv int64) runtime.Object {
+	bm := w.newFunc()
+	bm.GetObjectKind().SetGroupVersionKind(w.cacher.store.res.StorageGVK)
+	_ = SetRV(bm, rv)
+	return bm
+}
+
 func (w *Watcher) deliver(e *Event) bool {
+	if e.Type == watch.Error {
+		return w.emit(watch.Event{Type: watch.Error, Object: e.Object})
+	}
 	if e.Type == watch.Bookmark {
-		bm := w.newFunc()
-		_ = SetRV(bm, e.RV)
-		return w.emit(watch.Event{Type: watch.Bookmark, Object: bm})
+		return w.emit(watch.Event{Type: watch.Bookmark, Object: w.bookmark(e.RV)})
 	}
 	if !strings.HasPrefix(e.Key, w.opts.KeyPrefix) {
 		return true
@@ -233,4 +245,45 @@ func nsName(obj runtime.Object) (string, string) {
 		return "", ""
 	}
 	return acc.GetNamespace(), acc.GetName()
+}
+
+// watchEtcdLocked serves a watch straight from etcd's history, from opts.RV on. The watcher is not registered
+// with the cache; it ends when etcd's watch does, with a 410 Expired error event if the history is compacted.
+func (c *Cacher) watchEtcdLocked(ctx context.Context, opts WatchOptions) *Watcher {
+	w := &Watcher{opts: opts, in: make(chan *Event, c.cfg.WatcherBuffer), out: make(chan watch.Event, 100),
+		done: make(chan struct{}), newFunc: c.store.res.NewFunc, cacher: c}
+	wctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		// Closing in (not done) lets run deliver what is queued, the error event included, before it ends.
+		defer close(w.in)
+		wch := c.store.client.Watch(clientv3.WithRequireLeader(wctx), opts.KeyPrefix, clientv3.WithPrefix(),
+			clientv3.WithRev(opts.RV+1), clientv3.WithPrevKV())
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				if resp.CompactRevision != 0 || isCompacted(err) {
+					st := apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", opts.RV, resp.CompactRevision)).ErrStatus
+					st.Kind, st.APIVersion = "Status", "v1"
+					select {
+					case w.in <- &Event{Type: watch.Error, Object: &st}:
+					case <-w.done:
+					}
+				}
+				return
+			}
+			for _, ev := range resp.Events {
+				e, err := c.decode(ev)
+				if err != nil {
+					continue
+				}
+				select {
+				case w.in <- e:
+				case <-w.done:
+					return
+				}
+			}
+		}
+	}()
+	go w.run(nil)
+	return w
 }

@@ -52,7 +52,7 @@ func runKubectlSuite(t *testing.T, c *framework.Cluster) {
 	})
 
 	t.Run("GetOutputFormats", func(t *testing.T) {
-		out := kubectl(t, c, "get", "deployment", "web", "-n", "e2e-app", "-o", "yaml")
+		out := kubectl(t, c, "get", "deployment", "web", "-n", "e2e-app", "-o", "yaml", "--show-managed-fields")
 		mustContain(t, out, "kind: Deployment", "replicas: 2", "resourceVersion:", "uid:", "creationTimestamp:", "generation: 1",
 			"strategy:", "type: RollingUpdate", "managedFields")
 		out = kubectl(t, c, "get", "service", "web", "-n", "e2e-app", "-o", "json")
@@ -264,7 +264,8 @@ spec:
 	})
 
 	t.Run("DeleteWait", func(t *testing.T) {
-		out := kubectl(t, c, "delete", "-f", app, "--wait")
+		// The namespace controller may remove the namespace's content before kubectl gets to it.
+		out := kubectl(t, c, "delete", "-f", app, "--wait", "--ignore-not-found")
 		mustContain(t, out, `namespace "e2e-app" deleted`)
 		stderr := kubectlFails(t, c, "get", "namespace", "e2e-app")
 		mustContain(t, stderr, "NotFound")
