@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"skiff/internal/apiserver/defaults"
 )
 
 // prepareCreate fills the system fields of a new object: namespace from the URL, a generated name, uid,
@@ -113,7 +116,11 @@ func prepareKindCreate(obj runtime.Object) {
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&o.Spec)}
 	case *corev1.Namespace:
+		// Deleting a namespace first empties it: the namespace controller removes this finalizer when done.
+		o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
 		o.Status.Phase = corev1.NamespaceActive
+	case *batchv1.Job:
+		defaults.JobSelector(o)
 	case *corev1.PersistentVolumeClaim:
 		o.Status.Phase = corev1.ClaimPending
 	case *corev1.PersistentVolume:
@@ -158,6 +165,33 @@ func prepareKindUpdate(obj, old runtime.Object, sub string) {
 		}
 	case *corev1.Secret:
 		mergeStringData(o)
+	case *corev1.Service:
+		keepAllocations(o, old.(*corev1.Service))
+	}
+}
+
+// keepAllocations carries over what the cluster allocated to a service (cluster IPs, node ports) when an update
+// leaves it out, as upstream's service strategy does.
+func keepAllocations(svc, old *corev1.Service) {
+	if svc.Spec.ClusterIP == "" {
+		svc.Spec.ClusterIP = old.Spec.ClusterIP
+	}
+	if len(svc.Spec.ClusterIPs) == 0 {
+		svc.Spec.ClusterIPs = old.Spec.ClusterIPs
+	}
+	if svc.Spec.HealthCheckNodePort == 0 {
+		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
+	}
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.NodePort != 0 {
+			continue
+		}
+		for _, op := range old.Spec.Ports {
+			if op.Port == p.Port && op.Protocol == p.Protocol {
+				p.NodePort = op.NodePort
+			}
+		}
 	}
 }
 

@@ -48,7 +48,7 @@ func validateNew(res *resource, obj runtime.Object) error {
 		return apierrors.NewBadRequest(err.Error())
 	}
 	errs := metavalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, metavalidation.ValidateNameFunc(validation.NameValidator(res.GVK())), field.NewPath("metadata"))
-	errs = append(errs, kindValidate(obj)...)
+	errs = append(errs, validation.Validate(obj)...)
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(res.GVK().GroupKind(), acc.GetName(), errs)
 	}
@@ -64,7 +64,7 @@ func validateUpdate(res *resource, obj, old runtime.Object, sub string) error {
 	errs := metavalidation.ValidateObjectMetaAccessorUpdate(acc, oldAcc, field.NewPath("metadata"))
 	if sub != "binding" {
 		// A binding changes spec.nodeName, which no other write may.
-		errs = append(errs, kindValidateUpdate(obj, old)...)
+		errs = append(errs, validation.ValidateUpdate(obj, old)...)
 	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(res.GVK().GroupKind(), acc.GetName(), errs)

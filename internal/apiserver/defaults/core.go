@@ -131,12 +131,8 @@ func namespace(ns *corev1.Namespace) {
 		}
 		ns.Labels[corev1.LabelMetadataName] = ns.Name
 	}
-	// Upstream's create strategy installs the kubernetes finalizer so that
-	// deleting a namespace first empties it. On update the caller should keep
-	// the stored finalizers (they only change through /finalize).
-	if len(ns.Spec.Finalizers) == 0 {
-		ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
-	}
+	// The kubernetes finalizer is not a default: the create strategy installs it (apiserver), because
+	// /finalize must be able to empty the list.
 	if ns.Status.Phase == "" {
 		ns.Status.Phase = corev1.NamespaceActive
 	}
