@@ -145,9 +145,11 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 	}
 	if dryRun {
 		acc, _ := meta.Accessor(dryResult)
-		return dryResult, acc.GetDeletionTimestamp() == nil, nil
+		out, err := res.out(dryResult)
+		return out, acc.GetDeletionTimestamp() == nil, err
 	}
-	return out, gone, nil
+	out, err = res.out(out)
+	return out, gone, err
 }
 
 func (s *Server) finishDelete(cur runtime.Object, dryRun bool, dryResult *runtime.Object) (runtime.Object, bool, error) {

@@ -139,7 +139,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri *RequestInfo, re
 func (s *Server) getObject(ctx context.Context, res *resource, ns, name, rv string) (runtime.Object, error) {
 	key := res.store.Key(ns, name)
 	if rv == "" {
-		return res.store.Get(ctx, key, name)
+		obj, err := res.store.Get(ctx, key, name)
+		if err != nil {
+			return nil, err
+		}
+		return res.out(obj)
 	}
 	minRV, err := storage.ParseRV(rv)
 	if err != nil {
@@ -155,7 +159,7 @@ func (s *Server) getObject(ctx context.Context, res *resource, ns, name, rv stri
 	if len(items) == 0 {
 		return nil, apierrors.NewNotFound(res.GroupResource(), name)
 	}
-	return items[0], nil
+	return res.out(items[0])
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
@@ -185,7 +189,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri *RequestInfo, r
 // listObjects serves a list from the watch cache, except paged and exact reads, which go to etcd at a revision.
 func (s *Server) listObjects(ctx context.Context, res *resource, ns string, p *listParams) ([]runtime.Object, metav1.ListMeta, error) {
 	rv, _ := storage.ParseRV(p.rv)
-	pred := p.predicate()
+	pred := res.storedPred(p.predicate())
 	prefix := res.keyPrefix(ns, p)
 	fromEtcd := p.cont != "" || p.rvMatch == metav1.ResourceVersionMatchExact || (p.limit > 0 && p.rv != "0")
 	if !fromEtcd {
@@ -193,7 +197,8 @@ func (s *Server) listObjects(ctx context.Context, res *resource, ns string, p *l
 		if err != nil {
 			return nil, metav1.ListMeta{}, err
 		}
-		return items, metav1.ListMeta{ResourceVersion: strconv.FormatInt(cur, 10)}, nil
+		items, err = res.outAll(items)
+		return items, metav1.ListMeta{ResourceVersion: strconv.FormatInt(cur, 10)}, err
 	}
 	listPrefix := res.store.Resource().Prefix
 	if ns != "" {
@@ -215,7 +220,8 @@ func (s *Server) listObjects(ctx context.Context, res *resource, ns string, p *l
 		return nil, metav1.ListMeta{}, err
 	}
 	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(page.Revision, 10), Continue: page.Continue, RemainingItemCount: page.Remaining}
-	return page.Items, lm, nil
+	items, err := res.outAll(page.Items)
+	return items, lm, err
 }
 
 func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
@@ -233,7 +239,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 		p.field = fields.AndSelectors(p.field, fields.OneTermEqualSelector("metadata.name", ri.Name))
 	}
 	rv, _ := storage.ParseRV(p.rv)
-	opts := storage.WatchOptions{KeyPrefix: res.keyPrefix(ri.Namespace, p), Pred: p.predicate(), RV: rv, Bookmarks: p.bookmarks}
+	opts := storage.WatchOptions{KeyPrefix: res.keyPrefix(ri.Namespace, p), Pred: res.storedPred(p.predicate()), RV: rv, Bookmarks: p.bookmarks}
 	switch {
 	case p.sendInitial != nil && *p.sendInitial:
 		if p.rvMatch != metav1.ResourceVersionMatchNotOlderThan || !p.bookmarks {
@@ -291,6 +297,12 @@ func (s *Server) streamWatch(ctx context.Context, w http.ResponseWriter, r *http
 				return
 			}
 			obj := ev.Object
+			if ev.Type != watch.Error {
+				var err error
+				if obj, err = res.out(obj); err != nil {
+					return
+				}
+			}
 			if out.as == "Table" && ev.Type != watch.Bookmark {
 				t, err := toTable(r, res, []runtime.Object{obj}, first, s.metaNow)
 				if err != nil {

@@ -135,7 +135,15 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	if opts.dryRun {
 		return obj, nil
 	}
-	return res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), obj)
+	stored, err := res.in(obj, nil)
+	if err != nil {
+		return nil, err
+	}
+	created, err := res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), stored)
+	if err != nil {
+		return nil, err
+	}
+	return res.out(created)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource, sub string) {
@@ -207,9 +215,12 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 	next func(cur runtime.Object) (runtime.Object, error), apply applyFunc) (runtime.Object, error) {
 	key := res.store.Key(ns, name)
 	var dryRunResult runtime.Object
-	out, deleted, err := res.store.GuaranteedUpdate(ctx, key, name, func(cur runtime.Object) (runtime.Object, bool, error) {
+	out, _, err := res.store.GuaranteedUpdate(ctx, key, name, func(stored runtime.Object) (runtime.Object, bool, error) {
+		cur, err := res.out(stored)
+		if err != nil {
+			return nil, false, err
+		}
 		var obj runtime.Object
-		var err error
 		if apply != nil {
 			obj, err = apply(cur)
 		} else {
@@ -242,9 +253,10 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		del := shouldDeleteDuringUpdate(obj, cur)
 		if opts.dryRun {
 			dryRunResult = obj
-			return cur, false, nil
+			return stored, false, nil
 		}
-		return obj, del, nil
+		next, err := res.in(obj, stored)
+		return next, del, err
 	})
 	if err != nil {
 		return nil, err
@@ -252,8 +264,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 	if opts.dryRun {
 		return dryRunResult, nil
 	}
-	_ = deleted
-	return out, nil
+	return res.out(out)
 }
 
 // shouldDeleteDuringUpdate: an object being deleted goes away when its last finalizer is removed.

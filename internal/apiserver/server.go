@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"skiff/internal/admission"
+	"skiff/internal/apiserver/conversion"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
 	"skiff/internal/storage"
@@ -59,6 +61,58 @@ type resource struct {
 	cache *storage.Cacher
 	srv   *Server
 	smd   *fieldManagers
+	// conv converts to and from the storage version when the resource is stored as another version.
+	conv *conversion.Pair
+}
+
+// out converts a stored object to the served version.
+func (r *resource) out(obj runtime.Object) (runtime.Object, error) {
+	if r.conv == nil || obj == nil {
+		return obj, nil
+	}
+	out, err := r.conv.FromStorage(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return out, nil
+}
+
+// outAll converts a list of stored objects.
+func (r *resource) outAll(objs []runtime.Object) ([]runtime.Object, error) {
+	if r.conv == nil {
+		return objs, nil
+	}
+	res := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		var err error
+		if res[i], err = r.out(o); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// in converts a served object to the storage version; stored is the object it replaces (nil on create).
+func (r *resource) in(obj, stored runtime.Object) (runtime.Object, error) {
+	if r.conv == nil {
+		return obj, nil
+	}
+	out, err := r.conv.ToStorage(obj, stored)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return out, nil
+}
+
+// storedPred applies a predicate written for the served version to stored objects.
+func (r *resource) storedPred(p storage.Predicate) storage.Predicate {
+	if r.conv == nil || p == nil {
+		return p
+	}
+	return func(obj runtime.Object) bool {
+		o, err := r.out(obj)
+		return err == nil && p(o)
+	}
 }
 
 // New builds the server over every resource in registry.All. Call Run to start its watch caches.
@@ -83,7 +137,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, rr := range registry.All {
 		r := &resource{Resource: rr, srv: s}
-		if rr.Resource != "bindings" {
+		if rr.StoredAs != "" {
+			if err := s.shareStorage(r); err != nil {
+				return nil, err
+			}
+		} else if rr.Resource != "bindings" {
 			r.store = storage.NewStore(cfg.Etcd, s.storeCdc, storage.Resource{
 				GroupResource: rr.GroupResource(),
 				Prefix:        "/registry/" + storagePrefix(rr) + "/",
@@ -101,6 +159,26 @@ func New(cfg Config) (*Server, error) {
 		s.ordered = append(s.ordered, r)
 	}
 	return s, nil
+}
+
+// shareStorage points a resource served in a second version at the store and cache of its storage version,
+// with the conversion between the two.
+func (s *Server) shareStorage(r *resource) error {
+	gv, err := schema.ParseGroupVersion(r.StoredAs)
+	if err != nil {
+		return err
+	}
+	stored := s.resources[gv.WithResource(r.Resource.Resource)]
+	if stored == nil {
+		return fmt.Errorf("%s is stored as %s, which is not registered before it", r.GroupVersionResource, gv)
+	}
+	pair, err := conversion.For(r.GVK(), stored.GVK())
+	if err != nil {
+		return err
+	}
+	r.store, r.cache, r.conv = stored.store, stored.cache, &pair
+	r.smd, err = newFieldManagers(s.scheme, r.Resource)
+	return err
 }
 
 // storagePrefix keeps upstream's etcd layout: the group's resource name, with a few historical exceptions.

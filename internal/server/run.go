@@ -209,8 +209,9 @@ func listen(cfg Config, ca *pki.CA, certFile, keyFile string, h http.Handler) (*
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog: nil, MaxHeaderBytes: 1 << 20}
+	srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
+		// Informers multiplex many watches over one connection: allow as many streams as upstream does.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
 	return srv, ln, nil
 }
 

@@ -25,8 +25,11 @@ type Resource struct {
 	Extra []string
 	// KeepStatusOnCreate keeps status given at create (nodes are created by their kubelet with a status).
 	KeepStatusOnCreate bool
-	// ReadOnlyVerbs limits the verbs to get/list/watch (none of ours yet).
+	// Verbs overrides the ordinary verbs (bindings are create-only).
 	Verbs []string
+	// StoredAs names the group/version this resource is stored in when it is served in more than one version
+	// (e.g. autoscaling/v1 HPAs are stored as autoscaling/v2); empty means its own.
+	StoredAs string
 }
 
 // GVK returns the kind of the resource's objects.
@@ -69,6 +72,7 @@ func status(r *Resource)     { r.Status = true }
 func scale(r *Resource)      { r.Scale = true }
 func extra(s ...string) opt  { return func(r *Resource) { r.Extra = s } }
 func keepStatus(r *Resource) { r.KeepStatusOnCreate = true }
+func storedAs(gv string) opt { return func(r *Resource) { r.StoredAs = gv } }
 
 const (
 	namespaced = true
@@ -115,6 +119,8 @@ var All = []*Resource{
 	res("apps/v1", "statefulsets", "StatefulSet", namespaced, short("sts"), cats("all"), status, scale),
 
 	res("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", namespaced, short("hpa"), cats("all"), status),
+	// Discovery prefers the first version listed for a group, as upstream prefers autoscaling/v2.
+	res("autoscaling/v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", namespaced, short("hpa"), cats("all"), status, storedAs("autoscaling/v2")),
 	res("batch/v1", "cronjobs", "CronJob", namespaced, short("cj"), cats("all"), status),
 	res("batch/v1", "jobs", "Job", namespaced, cats("all"), status),
 	res("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", namespaced, short("pdb"), status),
@@ -125,6 +131,7 @@ var All = []*Resource{
 	res("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", namespaced, short("netpol")),
 	res("networking.k8s.io/v1", "servicecidrs", "ServiceCIDR", cluster, status),
 	res("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", namespaced),
+	res("events.k8s.io/v1", "events", "Event", namespaced, short("ev"), storedAs("v1")),
 	res("coordination.k8s.io/v1", "leases", "Lease", namespaced),
 
 	res("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", cluster),

@@ -249,3 +249,21 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (st
 func (c *Cluster) KubectlCmd(ctx context.Context, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, c.Bin, append([]string{"kubectl", "--kubeconfig", c.Kubeconfig}, args...)...)
 }
+
+// PID returns the server's process id.
+func (c *Cluster) PID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
+// EtcdEndpoint is the embedded etcd's client URL (only meaningful without Options.EtcdServers).
+func (c *Cluster) EtcdEndpoint() string {
+	if len(c.opts.EtcdServers) > 0 {
+		return c.opts.EtcdServers[0]
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", c.etcdPorts[0])
+}
