@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -78,6 +79,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("openapi: %w", err)
 	}
 	api.Handle("/openapi", spec.Handler())
+	// Profiling, as upstream's --profiling (on by default); only authorized users (system:masters) reach it.
+	api.Handle("/debug/pprof", http.HandlerFunc(pprofHandler))
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -115,6 +118,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go nsc.Run(runCtx)
 
+	// Start-up builds large transient structures (OpenAPI documents, type schemas): hand that memory back to the
+	// OS now rather than keeping it as idle heap.
+	debug.FreeOSMemory()
 	slog.Info("skiff server is ready", "address", server, "kubeconfig", cfg.WriteKubeconfig, "etcd", etcdDescription(cfg), "startup", time.Since(start).Round(time.Millisecond).String())
 	select {
 	case <-ctx.Done():

@@ -37,6 +37,8 @@ type Cluster struct {
 	Port       int
 	opts       Options
 	etcdPorts  [2]int
+	// portRetries counts restarts after a port turned out to be taken.
+	portRetries int
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -141,6 +143,13 @@ func (c *Cluster) startProcess(t testing.TB) {
 	c.cmd, c.logs, c.done = cmd, logs, done
 	c.mu.Unlock()
 	if err := c.waitReady(60 * time.Second); err != nil {
+		if strings.Contains(c.Logs(), "address already in use") && c.portRetries < 3 {
+			// FreePort is racy: another process took a port between our check and the server's listen.
+			c.portRetries++
+			c.Port, c.etcdPorts = FreePort(t), [2]int{FreePort(t), FreePort(t)}
+			c.startProcess(t)
+			return
+		}
 		t.Fatalf("server not ready: %v\n%s", err, c.Logs())
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
