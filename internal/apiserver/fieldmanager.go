@@ -73,5 +73,8 @@ func managerName(query string, userAgent string) string {
 	if name == "" {
 		return "unknown"
 	}
+	if len(name) > 128 {
+		name = name[:128]
+	}
 	return name
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,7 +81,7 @@ func (s *Server) prepareUpdate(res *resource, obj, old runtime.Object, sub strin
 	acc.SetDeletionGracePeriodSeconds(oldAcc.GetDeletionGracePeriodSeconds())
 	acc.SetGeneration(oldAcc.GetGeneration())
 	acc.SetSelfLink("")
-	if oldAcc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) > len(oldAcc.GetFinalizers()) {
+	if oldAcc.GetDeletionTimestamp() != nil {
 		for _, f := range acc.GetFinalizers() {
 			if !slices.Contains(oldAcc.GetFinalizers(), f) {
 				return apierrors.NewInvalid(res.GVK().GroupKind(), acc.GetName(), field.ErrorList{field.Forbidden(
@@ -89,17 +90,14 @@ func (s *Server) prepareUpdate(res *resource, obj, old runtime.Object, sub strin
 		}
 	}
 	switch {
-	case sub == "status" || sub == "approval" || sub == "resize" || sub == "ephemeralcontainers":
+	case sub == "approval" || sub == "resize" || sub == "ephemeralcontainers":
+		keepOnlySubresource(obj, old, sub)
+	case sub == "status":
 		copyField(obj, old, "Spec")
-		if sub == "approval" || sub == "resize" || sub == "ephemeralcontainers" {
-			copyField(obj, old, "Status")
-		}
-		if sub == "status" {
-			acc.SetLabels(oldAcc.GetLabels())
-			acc.SetAnnotations(oldAcc.GetAnnotations())
-			acc.SetFinalizers(oldAcc.GetFinalizers())
-			acc.SetOwnerReferences(oldAcc.GetOwnerReferences())
-		}
+		acc.SetLabels(oldAcc.GetLabels())
+		acc.SetAnnotations(oldAcc.GetAnnotations())
+		acc.SetFinalizers(oldAcc.GetFinalizers())
+		acc.SetOwnerReferences(oldAcc.GetOwnerReferences())
 	case res.Status && sub == "":
 		copyField(obj, old, "Status")
 	}
@@ -108,6 +106,37 @@ func (s *Server) prepareUpdate(res *resource, obj, old runtime.Object, sub strin
 		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
 	return nil
+}
+
+// keepOnlySubresource makes obj the stored object changed only in what the subresource owns: CSR approval
+// conditions, a pod's ephemeral containers, or its containers' resources (in-place resize).
+func keepOnlySubresource(obj, old runtime.Object, sub string) {
+	switch o := obj.(type) {
+	case *certificatesv1.CertificateSigningRequest:
+		prev := old.(*certificatesv1.CertificateSigningRequest)
+		conds := o.Status.Conditions
+		o.Spec, o.Status = prev.Spec, prev.Status
+		o.Status.Conditions = conds
+	case *corev1.Pod:
+		prev := old.(*corev1.Pod).DeepCopy()
+		switch sub {
+		case "ephemeralcontainers":
+			prev.Spec.EphemeralContainers = o.Spec.EphemeralContainers
+		case "resize":
+			for i := range prev.Spec.Containers {
+				for _, c := range o.Spec.Containers {
+					if c.Name == prev.Spec.Containers[i].Name {
+						prev.Spec.Containers[i].Resources = c.Resources
+						prev.Spec.Containers[i].ResizePolicy = c.ResizePolicy
+					}
+				}
+			}
+		}
+		o.Spec, o.Status = prev.Spec, prev.Status
+	default:
+		copyField(obj, old, "Spec")
+		copyField(obj, old, "Status")
+	}
 }
 
 // prepareKindCreate holds the few kind-specific create rules that are not defaults.

@@ -24,7 +24,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri *Reque
 		s.writeError(w, r, notFoundPath(r.URL.Path))
 		return
 	}
-	if res.Namespaced && ri.Namespace == "" && ri.Verb != "list" && ri.Verb != "watch" {
+	if res.Namespaced && ri.Namespace == "" && ri.Verb != "list" && ri.Verb != "watch" && ri.Verb != "deletecollection" {
 		s.writeError(w, r, apierrors.NewBadRequest("the server could not find the requested resource: a namespace is required"))
 		return
 	}

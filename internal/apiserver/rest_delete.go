@@ -32,8 +32,8 @@ func (s *Server) parseDeleteOptions(w http.ResponseWriter, r *http.Request) (*me
 			return nil, err
 		}
 		opts = obj.(*metav1.DeleteOptions)
-	}
-	if err := metav1.ParameterCodec.DecodeParameters(r.URL.Query(), metav1.SchemeGroupVersion, opts); err != nil {
+	} else if err := metav1.ParameterCodec.DecodeParameters(r.URL.Query(), metav1.SchemeGroupVersion, opts); err != nil {
+		// As upstream, the query is read only when there is no body: its conversion resets absent fields.
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
 	for _, d := range opts.DryRun {
@@ -68,21 +68,18 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		s.writeError(w, r, err)
 		return
 	}
-	obj, gone, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts)
+	obj, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	code := http.StatusOK
-	if !gone {
-		code = http.StatusAccepted
 	}
 	resp, err := s.objectFor(r, out, res, obj)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeObject(w, r, code, out, resp)
+	// Upstream answers 200 whether the object is gone or only marked (finalizers, graceful pod deletion).
+	s.writeObject(w, r, http.StatusOK, out, resp)
 }
 
 // deleteObject deletes, or when finalizers or a grace period hold the object back, marks it deleted. gone says
@@ -131,10 +128,10 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 			markTerminating(next)
 			if dryRun {
 				dryResult = next
-				return cur, false, nil
+				return nil, false, nil // write nothing
 			}
 			if !changed {
-				return cur, false, nil
+				return nil, false, nil
 			}
 			return next, false, nil
 		}
@@ -155,7 +152,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 func (s *Server) finishDelete(cur runtime.Object, dryRun bool, dryResult *runtime.Object) (runtime.Object, bool, error) {
 	if dryRun {
 		*dryResult = cur
-		return cur, false, nil
+		return nil, false, nil // write nothing
 	}
 	return nil, true, nil
 }
@@ -216,7 +213,7 @@ func markTerminating(obj runtime.Object) {
 }
 
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
-	p, err := parseListParams(r, res)
+	p, err := parseListParams(r, res, false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -226,7 +223,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri *Re
 		s.writeError(w, r, err)
 		return
 	}
-	items, _, err := res.cache.List(r.Context(), res.keyPrefix(ri.Namespace, p), p.predicate(), 0, true)
+	items, _, err := res.cache.List(r.Context(), res.keyPrefix(ri.Namespace, p), res.storedPred(p.predicate()), 0, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -17,10 +17,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Patch media types.
+// Patch media types and limits.
 const (
 	applyPatchYAML = "application/apply-patch+yaml"
+	// maxJSONPatchOperations bounds the work one JSON patch can ask for, as upstream does.
+	maxJSONPatchOperations = 10000
 )
+
+func init() {
+	// copy operations can grow a document without bound: cap what they may add, as upstream does.
+	jsonpatch.AccumulatedCopySizeLimit = 3 << 20
+}
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource, sub string) {
 	out, err := negotiate(s.codecs, r, "Table", "PartialObjectMetadata")
@@ -58,6 +65,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 		p, err := jsonpatch.DecodePatch(body)
 		if err != nil {
 			s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err)))
+			return
+		}
+		if len(p) > maxJSONPatchOperations {
+			s.writeError(w, r, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p))))
 			return
 		}
 		next = s.patchWith(res, mode, &warnings, func(cur []byte) ([]byte, error) { return p.Apply(cur) })

@@ -32,7 +32,7 @@ type listParams struct {
 	timeout     time.Duration
 }
 
-func parseListParams(r *http.Request, res *resource) (*listParams, error) {
+func parseListParams(r *http.Request, res *resource, watching bool) (*listParams, error) {
 	q := r.URL.Query()
 	p := &listParams{rv: q.Get("resourceVersion"), rvMatch: metav1.ResourceVersionMatch(q.Get("resourceVersionMatch")), cont: q.Get("continue")}
 	var err error
@@ -43,6 +43,7 @@ func parseListParams(r *http.Request, res *resource) (*listParams, error) {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 	}
 	supported := registry.FieldSet(res.New())
+	supported["metadata.namespace"] = "" // every namespaced object has one; the empty prototype does not
 	for _, req := range p.field.Requirements() {
 		if _, ok := supported[req.Field]; !ok {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
@@ -61,7 +62,18 @@ func parseListParams(r *http.Request, res *resource) (*listParams, error) {
 	default:
 		return nil, invalidParam("resourceVersionMatch", string(p.rvMatch), "must be one of Exact, NotOlderThan")
 	}
-	if p.rvMatch != "" && p.rv == "" {
+	if v := q.Get("sendInitialEvents"); v != "" {
+		b := v == "true"
+		p.sendInitial = &b
+	}
+	if watching {
+		// A watch may name resourceVersionMatch only together with sendInitialEvents, and only NotOlderThan.
+		if p.rvMatch != "" && (p.sendInitial == nil || p.rvMatch != metav1.ResourceVersionMatchNotOlderThan) {
+			return nil, invalidParam("resourceVersionMatch", string(p.rvMatch), "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided, and then must be NotOlderThan")
+		}
+	} else if p.sendInitial != nil {
+		return nil, invalidParam("sendInitialEvents", q.Get("sendInitialEvents"), "sendInitialEvents is forbidden for list")
+	} else if p.rvMatch != "" && p.rv == "" {
 		return nil, invalidParam("resourceVersionMatch", string(p.rvMatch), "resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
 	if p.rvMatch == metav1.ResourceVersionMatchExact && p.rv == "0" {
@@ -71,10 +83,6 @@ func parseListParams(r *http.Request, res *resource) (*listParams, error) {
 		return nil, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 	}
 	p.bookmarks = q.Get("allowWatchBookmarks") == "true"
-	if v := q.Get("sendInitialEvents"); v != "" {
-		b := v == "true"
-		p.sendInitial = &b
-	}
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := strconv.ParseInt(t, 10, 64)
 		if err != nil || n < 0 {
@@ -168,7 +176,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ri *RequestInfo, r
 		s.writeError(w, r, notAcceptable(r))
 		return
 	}
-	p, err := parseListParams(r, res)
+	p, err := parseListParams(r, res, false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -230,7 +238,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 		s.writeError(w, r, notAcceptable(r))
 		return
 	}
-	p, err := parseListParams(r, res)
+	p, err := parseListParams(r, res, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -250,6 +258,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 	case p.sendInitial != nil:
 		// sendInitialEvents=false: changes only, after rv (or now).
 		if p.rv == "" || p.rv == "0" {
+			select {
+			case <-res.cache.Ready():
+			case <-r.Context().Done():
+				return
+			}
 			opts.RV = res.cache.RV()
 		}
 	case p.rv == "" || p.rv == "0":
@@ -303,14 +316,17 @@ func (s *Server) streamWatch(ctx context.Context, w http.ResponseWriter, r *http
 					return
 				}
 			}
-			if out.as == "Table" && ev.Type != watch.Bookmark {
+			switch {
+			case ev.Type == watch.Error:
+				// Error events carry a Status, which clients must see as it is to relist on 410.
+			case out.as == "Table" && ev.Type != watch.Bookmark:
 				t, err := toTable(r, res, []runtime.Object{obj}, first, s.metaNow)
 				if err != nil {
 					return
 				}
 				first = false
 				obj = t
-			} else if out.as == "PartialObjectMetadata" {
+			case out.as == "PartialObjectMetadata":
 				obj = partialObject(obj)
 			}
 			raw, err := encodeTo(out, obj)

@@ -29,14 +29,14 @@ type writeOptions struct {
 func parseWriteOptions(r *http.Request) (writeOptions, error) {
 	q := r.URL.Query()
 	o := writeOptions{manager: managerName(q.Get("fieldManager"), r.Header.Get("User-Agent"))}
+	if len(q.Get("fieldManager")) > 128 {
+		return o, apierrors.NewBadRequest("fieldManager: Too long: may not be more than 128 bytes")
+	}
 	for _, d := range q["dryRun"] {
 		if d != "All" {
 			return o, apierrors.NewBadRequest(fmt.Sprintf("dryRun: Unsupported value: %q: supported values: \"All\"", d))
 		}
 		o.dryRun = true
-	}
-	if len(o.manager) > 128 {
-		return o, apierrors.NewBadRequest("fieldManager: Too long: may not be more than 128 bytes")
 	}
 	return o, nil
 }
@@ -253,7 +253,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		del := shouldDeleteDuringUpdate(obj, cur)
 		if opts.dryRun {
 			dryRunResult = obj
-			return stored, false, nil
+			return nil, false, nil // write nothing
 		}
 		next, err := res.in(obj, stored)
 		return next, del, err

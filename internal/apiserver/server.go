@@ -200,7 +200,8 @@ func (s *Server) Handle(prefix string, h http.Handler) { s.extra[prefix] = h }
 // Run starts the watch caches and blocks until ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	for _, r := range s.ordered {
-		if r.cache != nil {
+		// A resource served in a second version shares its storage version's cache: start each cache once.
+		if r.cache != nil && r.conv == nil {
 			go r.cache.Run(ctx)
 			go r.cache.RunBookmarks(ctx, s.cfg.BookmarkInterval)
 		}

@@ -164,7 +164,11 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request, ri *RequestInfo, r
 		s.writeError(w, r, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, b.Name, fieldErr("target.name", "", "must not be empty")))
 		return
 	}
-	opts, _ := parseWriteOptions(r)
+	opts, err := parseWriteOptions(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	_, err = s.updateObject(r.Context(), res, ri.Namespace, ri.Name, "binding", opts, func(cur runtime.Object) (runtime.Object, error) {
 		pod := cur.(*corev1.Pod)
 		if b.UID != "" && b.UID != pod.UID {

@@ -245,7 +245,9 @@ func (c *Cacher) waitFresh(ctx context.Context, rv int64) error {
 		case <-time.After(100 * time.Millisecond):
 			asked = false
 		case <-deadline.C:
-			return apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", rv, have), 1)
+			err := tooLargeRV()
+			err.ErrStatus.Message = fmt.Sprintf("Too large resource version: %d, current: %d", rv, have)
+			return err
 		case <-ctx.Done():
 			return apierrors.NewTimeoutError("request canceled while waiting for the watch cache", 1)
 		}
@@ -263,7 +265,7 @@ func (c *Cacher) List(ctx context.Context, keyPrefix string, pred Predicate, min
 		select {
 		case <-c.ready:
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return nil, 0, ctxError(ctx, "waiting for the watch cache")
 		}
 	}
 	c.mu.RLock()
@@ -290,7 +292,7 @@ func (c *Cacher) Get(ctx context.Context, key string) (runtime.Object, int64, er
 	select {
 	case <-c.ready:
 	case <-ctx.Done():
-		return nil, 0, ctx.Err()
+		return nil, 0, ctxError(ctx, "waiting for the watch cache")
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()

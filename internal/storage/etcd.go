@@ -43,6 +43,8 @@ func StartEmbedded(cfg EmbeddedConfig) (*embed.Etcd, error) {
 	// Watch caches rely on progress notifications to learn the revision when their resource is quiet.
 	ec.WatchProgressNotifyInterval = 5 * time.Second
 	ec.ListenMetricsUrls = nil
+	// Room for the largest object the API accepts (3 MiB bodies) plus the transaction around it.
+	ec.MaxRequestBytes = 4 << 20
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded etcd: %w", err)

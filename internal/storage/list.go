@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -76,8 +77,11 @@ func (s *Store) ListPage(ctx context.Context, prefix string, rev int64, startRel
 		}
 		resp, err := s.client.Get(ctx, key, opts...)
 		if err != nil {
-			if isCompacted(err) {
+			if isCompacted(err) && startRel != "" {
 				return nil, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+			}
+			if isCompacted(err) {
+				return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rev))
 			}
 			return nil, storageError(err)
 		}
@@ -109,6 +113,8 @@ func (s *Store) ListPage(ctx context.Context, prefix string, rev int64, startRel
 		if !resp.More || len(resp.Kvs) == 0 {
 			return out, nil
 		}
+		// A selective filter leaves pages short: read more at a time, as upstream does.
+		batch = min(batch*2, 10000)
 		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -81,7 +84,8 @@ func (s *Store) Get(ctx context.Context, key, name string) (runtime.Object, erro
 }
 
 // UpdateFunc computes the next state from the current one. Returning del=true deletes the object instead.
-// Returning the current object unchanged (byte for byte once encoded) writes nothing.
+// Returning a nil object (and del=false) writes nothing and GuaranteedUpdate returns the current object, as does
+// an object equal byte for byte, once encoded, to the stored one.
 type UpdateFunc func(cur runtime.Object) (next runtime.Object, del bool, err error)
 
 // GuaranteedUpdate applies fn to the current object until the write wins over concurrent writers. It returns the
@@ -103,6 +107,9 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 		next, del, err := fn(cur.DeepCopyObject())
 		if err != nil {
 			return nil, false, err
+		}
+		if next == nil && !del {
+			return cur, false, nil
 		}
 		var op clientv3.Op
 		if del {
@@ -156,8 +163,28 @@ func storageError(err error) error {
 	if isCompacted(err) {
 		return apierrors.NewResourceExpired(fmt.Sprintf("The resourceVersion for the provided list is too old: %v", ErrCompacted))
 	}
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) || strings.Contains(err.Error(), rpctypes.ErrRequestTooLarge.Error()) {
+		return apierrors.NewRequestEntityTooLargeError("the object is larger than etcd accepts")
+	}
+	if errors.Is(err, rpctypes.ErrFutureRev) || strings.Contains(err.Error(), rpctypes.ErrFutureRev.Error()) {
+		return tooLargeRV()
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return apierrors.NewTimeoutError(err.Error(), 1)
 	}
 	return apierrors.NewInternalError(fmt.Errorf("etcd: %w", err))
+}
+
+// tooLargeRV is upstream's answer to a resourceVersion newer than storage has: 504 with a
+// ResourceVersionTooLarge cause, which clients treat as "retry later".
+func tooLargeRV() *apierrors.StatusError {
+	err := apierrors.NewTimeoutError("Too large resource version", 1)
+	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+		Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"})
+	return err
+}
+
+// ctxError turns a canceled or timed-out request into upstream's timeout error instead of a 500.
+func ctxError(ctx context.Context, what string) error {
+	return apierrors.NewTimeoutError(fmt.Sprintf("%s: %v", what, ctx.Err()), 1)
 }

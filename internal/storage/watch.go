@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,7 +50,7 @@ func (c *Cacher) Watch(ctx context.Context, opts WatchOptions) (watch.Interface,
 		select {
 		case <-c.ready:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, ctxError(ctx, "waiting for the watch cache")
 		}
 	}
 	c.mu.Lock()
@@ -213,21 +214,20 @@ func (w *Watcher) deliver(e *Event) bool {
 	if e.Type == watch.Added {
 		prev = false
 	}
-	var t watch.EventType
 	switch {
 	case e.Type == watch.Deleted && prev:
-		t = watch.Deleted
+		return w.emit(watch.Event{Type: watch.Deleted, Object: e.Object})
 	case cur && prev:
-		t = watch.Modified
+		return w.emit(watch.Event{Type: watch.Modified, Object: e.Object})
 	case cur:
-		t = watch.Added
+		return w.emit(watch.Event{Type: watch.Added, Object: e.Object})
 	case prev:
-		// The object left the selection: to this watcher it is gone.
-		t = watch.Deleted
-	default:
-		return true
+		// The object left the selection: to this watcher it is gone, as it last matched, at this revision.
+		gone := e.PrevObject.DeepCopyObject()
+		_ = SetRV(gone, e.RV)
+		return w.emit(watch.Event{Type: watch.Deleted, Object: gone})
 	}
-	return w.emit(watch.Event{Type: t, Object: e.Object})
+	return true
 }
 
 func (w *Watcher) emit(ev watch.Event) bool {
@@ -257,7 +257,10 @@ func (c *Cacher) watchEtcdLocked(ctx context.Context, opts WatchOptions) *Watche
 		defer cancel()
 		// Closing in (not done) lets run deliver what is queued, the error event included, before it ends.
 		defer close(w.in)
-		wch := c.store.client.Watch(clientv3.WithRequireLeader(wctx), opts.KeyPrefix, clientv3.WithPrefix(),
+		// Its own gRPC stream: etcd withholds progress notifications from a stream while any of its watchers
+		// is catching up, and the cache relies on those.
+		sctx := metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(wctx), "skiff-watch-stream", "history")
+		wch := c.store.client.Watch(sctx, opts.KeyPrefix, clientv3.WithPrefix(),
 			clientv3.WithRev(opts.RV+1), clientv3.WithPrevKV())
 		for resp := range wch {
 			if err := resp.Err(); err != nil {
@@ -279,6 +282,10 @@ func (c *Cacher) watchEtcdLocked(ctx context.Context, opts WatchOptions) *Watche
 				select {
 				case w.in <- e:
 				case <-w.done:
+					return
+				default:
+					// Too slow a reader: end the watch (the client resumes from its last revision) rather than
+					// buffer without bound.
 					return
 				}
 			}
