@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -118,6 +119,101 @@ func TestAPISemantics(t *testing.T) {
 			t.Fatalf("approval not recorded: %+v", got.Status)
 		}
 	})
+}
+
+// TestPodsAndNamespaces covers binding, graceful pod deletion, generateName, field selectors, paging, finalizers
+// and creation in a terminating namespace.
+func TestPodsAndNamespaces(t *testing.T) {
+	c := framework.Start(t, framework.Options{})
+	ctx := context.Background()
+	pods := c.Client.CoreV1().Pods("default")
+
+	p, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "web-"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Name) != len("web-")+5 || p.Status.Phase != corev1.PodPending || p.Spec.RestartPolicy != corev1.RestartPolicyAlways {
+		t.Fatalf("generated pod: name %q phase %q restartPolicy %q", p.Name, p.Status.Phase, p.Spec.RestartPolicy)
+	}
+	bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}
+	if err := pods.Bind(ctx, bind, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Bind(ctx, bind, metav1.CreateOptions{}); !apierrors.IsConflict(err) {
+		t.Fatalf("second binding: %v, want 409", err)
+	}
+	list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=node-1"})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("field selector spec.nodeName: %v %d", err, len(list.Items))
+	}
+	if _, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "spec.bogus=1"}); !apierrors.IsBadRequest(err) {
+		t.Fatalf("unsupported field selector: %v", err)
+	}
+
+	// A pod on a node is deleted gracefully: marked first, removed when its kubelet confirms with grace 0.
+	if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	marked, err := pods.Get(ctx, p.Name, metav1.GetOptions{})
+	if err != nil || marked.DeletionTimestamp == nil || marked.DeletionGracePeriodSeconds == nil || *marked.DeletionGracePeriodSeconds != 30 {
+		t.Fatalf("graceful delete: %v %+v", err, marked.ObjectMeta)
+	}
+	zero := int64(0)
+	if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, p.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("pod after grace 0: %v", err)
+	}
+
+	// Paging.
+	for i := 0; i < 5; i++ {
+		if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "page-"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := c.Client.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{Limit: 2})
+	if err != nil || len(page.Items) != 2 || page.Continue == "" || page.RemainingItemCount == nil || *page.RemainingItemCount != 3 {
+		t.Fatalf("first page: %v %d %q %v", err, len(page.Items), page.Continue, page.RemainingItemCount)
+	}
+	rest, err := c.Client.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{Limit: 10, Continue: page.Continue})
+	if err != nil || len(rest.Items) != 3 || rest.Continue != "" || rest.ResourceVersion != page.ResourceVersion {
+		t.Fatalf("second page: %v %d %q", err, len(rest.Items), rest.Continue)
+	}
+
+	// A finalizer holds an object, and so its namespace, which refuses new content meanwhile.
+	kubectl(t, c, "create", "namespace", "held")
+	if _, err := c.Client.CoreV1().ConfigMaps("held").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{"example.com/hold"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.CoreV1().Namespaces().Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		cm, err := c.Client.CoreV1().ConfigMaps("held").Get(ctx, "held", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cm.DeletionTimestamp == nil {
+			return fmt.Errorf("configmap not marked for deletion yet")
+		}
+		return nil
+	})
+	_, err = c.Client.CoreV1().ConfigMaps("held").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "new"}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		t.Fatalf("create in a terminating namespace: %v, want 403 NamespaceTerminating", err)
+	}
+	kubectl(t, c, "patch", "configmap", "held", "-n", "held", "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
+	eventually(t, 30*time.Second, func() error {
+		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace still there: %v", err)
+		}
+		return nil
+	})
+	if err := c.Client.CoreV1().Namespaces().Delete(ctx, "kube-system", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("deleting kube-system: %v, want 403", err)
+	}
 }
 
 func nextEvent(t *testing.T, w watch.Interface) watch.Event {
