@@ -54,3 +54,16 @@ func (s *Server) Served() []ServedResource {
 	}
 	return out
 }
+
+// Lister reads every object of a resource from the watch cache (for admission plugins). The objects are
+// shared and must not be modified.
+func (s *Server) Lister(gvr schema.GroupVersionResource) func(ctx context.Context) ([]runtime.Object, error) {
+	res := s.resources[gvr]
+	return func(ctx context.Context) ([]runtime.Object, error) {
+		items, _, err := res.cache.List(ctx, res.store.Resource().Prefix, nil, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		return res.outAll(items)
+	}
+}
