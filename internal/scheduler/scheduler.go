@@ -57,6 +57,7 @@ func New(opts Options) (*Scheduler, error) {
 	for _, pc := range opts.Profiles {
 		pc.Client = opts.Client
 		pc.Recorder = s.broadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
+		pc.Snapshot = s.snapshot
 		p, err := profile.New(pc)
 		if err != nil {
 			return nil, err
@@ -232,7 +233,6 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 		return
 	}
 	s.cache.UpdateSnapshot(s.snapshot)
-	prof.SetSnapshot(s.snapshot)
 	state := framework.NewCycleState()
 	host, err := s.schedulePod(ctx, prof, state, pod)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"skiff/internal/admission"
 )
 
 // systemNamespaces exist from the start, as on upstream clusters.
@@ -32,6 +34,12 @@ func bootstrap(ctx context.Context, client kubernetes.Interface) error {
 		}
 		if err != nil {
 			return fmt.Errorf("namespace %s: %w", name, err)
+		}
+	}
+	for _, pc := range admission.SystemPriorityClasses {
+		pc := pc
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, &pc, metav1.CreateOptions{FieldManager: "skiff-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("priority class %s: %w", pc.Name, err)
 		}
 	}
 	return nil

@@ -28,6 +28,11 @@ type Config struct {
 
 	DisableAgent       bool
 	CompactionInterval time.Duration
+
+	// DisableScheduler leaves pod placement to another scheduler; SchedulerConfig is a
+	// KubeSchedulerConfiguration file.
+	DisableScheduler bool
+	SchedulerConfig  string
 }
 
 // Defaults fills unset fields.

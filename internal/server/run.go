@@ -17,6 +17,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -28,6 +30,8 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/controller/namespace"
 	"skiff/internal/pki"
+	"skiff/internal/scheduler"
+	schedconfig "skiff/internal/scheduler/config"
 	"skiff/internal/storage"
 	skiffversion "skiff/internal/version"
 )
@@ -38,6 +42,12 @@ func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
+	}
+	if cfg.SchedulerConfig != "" {
+		// A bad scheduler configuration stops the server before it starts anything.
+		if _, err := schedconfig.Load(cfg.SchedulerConfig); err != nil {
+			return err
+		}
 	}
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.LoadOrCreateCA(tlsDir, "ca")
@@ -60,13 +70,17 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopEtcd()
 
 	var nsGetter admission.NamespaceGetter
+	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
 		Authenticator: auth.Chain{auth.X509{}},
 		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}},
-		Admission: admission.Chain{admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
-			return nsGetter(ctx, name)
-		}}},
+		Admission: admission.Chain{
+			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+				return nsGetter(ctx, name)
+			}},
+			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
+		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
 	})
@@ -74,6 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	nsGetter = api.NamespaceGetter()
+	pcLister = api.Lister(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
 	spec, err := openapi.New(api.Scheme(), openapiResources(api.Served()), skiffversion.Kubernetes)
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
@@ -117,6 +132,21 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	go nsc.Run(runCtx)
+	schedDone := make(chan struct{})
+	if !cfg.DisableScheduler {
+		schedClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-scheduler", 5000))
+		if err != nil {
+			return err
+		}
+		sched, err := scheduler.Build(scheduler.RunOptions{Client: schedClient, ConfigFile: cfg.SchedulerConfig})
+		if err != nil {
+			return fmt.Errorf("scheduler: %w", err)
+		}
+		go func() {
+			defer close(schedDone)
+			_ = sched.RunWithLeaderElection(runCtx, scheduler.RunOptions{Client: schedClient})
+		}()
+	}
 
 	// Start-up builds large transient structures (OpenAPI documents, type schemas): hand that memory back to the
 	// OS now rather than keeping it as idle heap.
@@ -130,6 +160,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	slog.Info("skiff server shutting down")
+	// Controllers stop first, while the API still answers, so the scheduler can hand back its lease.
+	cancel()
+	if !cfg.DisableScheduler {
+		select {
+		case <-schedDone:
+		case <-time.After(3 * time.Second):
+		}
+	}
 	return shutdown(srv)
 }
 
@@ -233,4 +271,11 @@ func loopbackConfig(ca *pki.CA, server, tlsDir string) (*rest.Config, error) {
 
 func versionInfo() version.Info {
 	return skiffversion.Info()
+}
+
+// withAgent copies a client config with its own user agent and rate limit, one per in-process component.
+func withAgent(cfg *rest.Config, agent string, qps float32) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.UserAgent, c.QPS, c.Burst = agent, qps, int(qps)*2
+	return c
 }

@@ -36,6 +36,8 @@ type Config struct {
 	PercentageOfNodesToScore int32
 	// Parallelism for filter and score (default 16, as upstream).
 	Parallelism int
+	// Snapshot is the lister plugins read; its owner updates it in place before each cycle.
+	Snapshot framework.SharedLister
 }
 
 // Profile is a configured set of plugins.
@@ -61,7 +63,10 @@ var _ framework.Handle = (*Profile)(nil)
 // New instantiates the plugins of a profile.
 func New(cfg Config) (*Profile, error) {
 	p := &Profile{name: cfg.SchedulerName, client: cfg.Client, recorder: cfg.Recorder, weights: map[string]int64{},
-		plugins: map[string]framework.Plugin{}, pct: cfg.PercentageOfNodesToScore, parallel: cfg.Parallelism}
+		plugins: map[string]framework.Plugin{}, pct: cfg.PercentageOfNodesToScore, parallel: cfg.Parallelism, snapshot: cfg.Snapshot}
+	if p.snapshot == nil {
+		p.snapshot = framework.NewSnapshot(nil)
+	}
 	if p.parallel <= 0 {
 		p.parallel = 16
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,10 +83,12 @@ func (p *Plugin) PostFilter(ctx context.Context, state *framework.CycleState, po
 		return nil, framework.AsStatus(err)
 	}
 	var cands []candidate
+	notHelpful := 0
 	for _, ni := range nodes.List() {
 		st, rejected := filtered[ni.NodeName()]
 		if !rejected || st.Code() != framework.Unschedulable {
-			continue // fits already (not our case), or preemption cannot help there
+			notHelpful++ // preemption cannot help where the node is rejected for good
+			continue
 		}
 		if c, ok := p.selectVictims(ctx, state, pod, ni, pdbs); ok {
 			cands = append(cands, c)
@@ -95,7 +98,15 @@ func (p *Plugin) PostFilter(ctx context.Context, state *framework.CycleState, po
 		}
 	}
 	if len(cands) == 0 {
-		return nil, framework.NewStatus(framework.Unschedulable, fmt.Sprintf("0/%d nodes are available: %d No preemption victims found for incoming pod.", len(nodes.List()), len(nodes.List())))
+		all := len(nodes.List())
+		var parts []string
+		if notHelpful > 0 {
+			parts = append(parts, fmt.Sprintf("%d Preemption is not helpful for scheduling", notHelpful))
+		}
+		if all-notHelpful > 0 {
+			parts = append(parts, fmt.Sprintf("%d No preemption victims found for incoming pod", all-notHelpful))
+		}
+		return nil, framework.NewStatus(framework.Unschedulable, fmt.Sprintf("0/%d nodes are available: %s.", all, strings.Join(parts, ", ")))
 	}
 	best := pickBest(cands)
 	if err := p.evict(ctx, pod, best); err != nil {
