@@ -89,6 +89,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 	var dryResult runtime.Object
 	key := res.store.Key(ns, name)
 	now := s.cfg.Now()
+	cached := res.cachedCopy(ctx, key)
 	out, gone, err := res.store.GuaranteedUpdate(ctx, key, name, func(cur runtime.Object) (runtime.Object, bool, error) {
 		acc, _ := meta.Accessor(cur)
 		if p := opts.Preconditions; p != nil {
@@ -136,7 +137,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 			return next, false, nil
 		}
 		return s.finishDelete(cur, dryRun, &dryResult)
-	})
+	}, cached)
 	if err != nil {
 		return nil, false, err
 	}

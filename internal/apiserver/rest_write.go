@@ -24,6 +24,8 @@ type writeOptions struct {
 	manager string
 	// applied means server-side apply already computed managedFields.
 	applied bool
+	// untracked skips managedFields, as upstream's binding subresource does (it writes storage directly).
+	untracked bool
 }
 
 func parseWriteOptions(r *http.Request) (writeOptions, error) {
@@ -215,6 +217,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 	next func(cur runtime.Object) (runtime.Object, error), apply applyFunc) (runtime.Object, error) {
 	key := res.store.Key(ns, name)
 	var dryRunResult runtime.Object
+	cached := res.cachedCopy(ctx, key)
 	out, _, err := res.store.GuaranteedUpdate(ctx, key, name, func(stored runtime.Object) (runtime.Object, bool, error) {
 		cur, err := res.out(stored)
 		if err != nil {
@@ -245,7 +248,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
 			return nil, false, err
 		}
-		if apply == nil {
+		if apply == nil && !opts.untracked {
 			obj = res.smd.forSub(sub).UpdateNoErrors(cur, obj, opts.manager)
 		}
 		acc, _ = meta.Accessor(obj)
@@ -257,7 +260,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		}
 		next, err := res.in(obj, stored)
 		return next, del, err
-	})
+	}, cached)
 	if err != nil {
 		return nil, err
 	}

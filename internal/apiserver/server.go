@@ -266,3 +266,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFoundPath(p))
 	}
 }
+
+// cachedCopy returns the watch cache's copy of an object as a starting point for an update, or nil.
+func (r *resource) cachedCopy(ctx context.Context, key string) runtime.Object {
+	select {
+	case <-r.cache.Ready():
+	default:
+		return nil
+	}
+	obj, _, err := r.cache.Get(ctx, key)
+	if err != nil {
+		return nil
+	}
+	return obj
+}

@@ -169,6 +169,7 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request, ri *RequestInfo, r
 		s.writeError(w, r, err)
 		return
 	}
+	opts.untracked = true
 	_, err = s.updateObject(r.Context(), res, ri.Namespace, ri.Name, "binding", opts, func(cur runtime.Object) (runtime.Object, error) {
 		pod := cur.(*corev1.Pod)
 		if b.UID != "" && b.UID != pod.UID {

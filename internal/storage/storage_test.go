@@ -67,7 +67,7 @@ func setLabels(t *testing.T, s *Store, ns, name string, labels map[string]string
 		c := cur.(*corev1.ConfigMap)
 		c.Labels = labels
 		return c, false, nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,8 @@ func TestStoreCreateUpdateDelete(t *testing.T) {
 	if _, err := s.Create(ctx, s.Key("ns", "a"), "a", cm("ns", "a", nil)); !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("second create: %v", err)
 	}
-	// Concurrent updates never lose a write.
+	// Concurrent updates never lose a write, even when they all start from the same stale cached copy.
+	stale := a
 	var wg sync.WaitGroup
 	for i := 0; i < 10; i++ {
 		wg.Add(1)
@@ -116,7 +117,7 @@ func TestStoreCreateUpdateDelete(t *testing.T) {
 				}
 				c.Data[fmt.Sprint(i)] = "x"
 				return c, false, nil
-			})
+			}, stale)
 			if err != nil {
 				t.Error(err)
 			}
@@ -128,11 +129,11 @@ func TestStoreCreateUpdateDelete(t *testing.T) {
 		t.Fatalf("after concurrent updates: %v %v", err, got)
 	}
 	// An update that changes nothing writes nothing.
-	same, _, err := s.GuaranteedUpdate(ctx, s.Key("ns", "a"), "a", func(cur runtime.Object) (runtime.Object, bool, error) { return cur, false, nil })
+	same, _, err := s.GuaranteedUpdate(ctx, s.Key("ns", "a"), "a", func(cur runtime.Object) (runtime.Object, bool, error) { return cur, false, nil }, got)
 	if err != nil || same.(*corev1.ConfigMap).ResourceVersion != got.(*corev1.ConfigMap).ResourceVersion {
 		t.Fatalf("no-op update wrote: %v", err)
 	}
-	deleted, gone, err := s.GuaranteedUpdate(ctx, s.Key("ns", "a"), "a", func(cur runtime.Object) (runtime.Object, bool, error) { return nil, true, nil })
+	deleted, gone, err := s.GuaranteedUpdate(ctx, s.Key("ns", "a"), "a", func(cur runtime.Object) (runtime.Object, bool, error) { return nil, true, nil }, nil)
 	if err != nil || !gone || deleted.(*corev1.ConfigMap).UID != a.UID {
 		t.Fatalf("delete: %v %v", err, gone)
 	}
@@ -253,5 +254,23 @@ func TestCacherCompactedHistory(t *testing.T) {
 	st, ok := ev.Object.(*metav1.Status)
 	if ev.Type != watch.Error || !ok || st.Code != 410 {
 		t.Fatalf("got %s %v, want ERROR 410", ev.Type, ev.Object)
+	}
+}
+
+func TestCodecKeepsTypeAndReadsJSON(t *testing.T) {
+	c := NewCodec(scheme.Scheme)
+	gvk := corev1.SchemeGroupVersion.WithKind("ConfigMap")
+	data, err := c.Encode(cm("ns", "a", map[string]string{"k": "v"}), gvk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCM := func() runtime.Object { return &corev1.ConfigMap{} }
+	obj, err := c.Decode(data, 7, newCM)
+	if err != nil || obj.GetObjectKind().GroupVersionKind() != gvk || obj.(*corev1.ConfigMap).ResourceVersion != "7" || obj.(*corev1.ConfigMap).Labels["k"] != "v" {
+		t.Fatalf("protobuf round trip: %v %+v", err, obj)
+	}
+	obj, err = c.Decode([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"}}`), 8, newCM)
+	if err != nil || obj.(*corev1.ConfigMap).Name != "j" || obj.GetObjectKind().GroupVersionKind() != gvk {
+		t.Fatalf("JSON value: %v %+v", err, obj)
 	}
 }

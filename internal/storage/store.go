@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -90,26 +92,39 @@ type UpdateFunc func(cur runtime.Object) (next runtime.Object, del bool, err err
 
 // GuaranteedUpdate applies fn to the current object until the write wins over concurrent writers. It returns the
 // stored result, or for a deletion the deleted object with the deletion's revision as resourceVersion.
-func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn UpdateFunc) (runtime.Object, bool, error) {
-	resp, err := s.client.Get(ctx, key)
-	if err != nil {
-		return nil, false, storageError(err)
+//
+// cached, when not nil, is the watch cache's copy of the object: the first attempt starts from it instead of
+// reading etcd, and the compare-and-swap on its revision catches a stale copy (the retry then uses the value
+// etcd returned). It is not modified.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn UpdateFunc, cached runtime.Object) (runtime.Object, bool, error) {
+	var cur runtime.Object
+	var curRev int64
+	var curData []byte // the stored bytes, when known
+	if cached != nil {
+		acc, err := meta.Accessor(cached)
+		if err == nil {
+			curRev, _ = ParseRV(acc.GetResourceVersion())
+		}
+		if curRev > 0 {
+			cur = cached
+		}
+	}
+	if cur == nil {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return nil, false, storageError(err)
+		}
+		if cur, curRev, curData, err = s.decodeKV(resp.Kvs, name); err != nil {
+			return nil, false, err
+		}
 	}
 	for {
-		if len(resp.Kvs) == 0 {
-			return nil, false, apierrors.NewNotFound(s.res.GroupResource, name)
-		}
-		kv := resp.Kvs[0]
-		cur, err := s.codec.Decode(kv.Value, kv.ModRevision, s.res.NewFunc)
-		if err != nil {
-			return nil, false, apierrors.NewInternalError(err)
-		}
 		next, del, err := fn(cur.DeepCopyObject())
 		if err != nil {
 			return nil, false, err
 		}
 		if next == nil && !del {
-			return cur, false, nil
+			return cur.DeepCopyObject(), false, nil
 		}
 		var op clientv3.Op
 		if del {
@@ -119,13 +134,19 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 			if err != nil {
 				return nil, false, apierrors.NewInternalError(err)
 			}
-			if bytes.Equal(data, kv.Value) {
-				return cur, false, nil
+			if curData == nil {
+				// Started from the cache: encode a copy of it to see whether anything changed.
+				if curData, err = s.codec.Encode(cur.DeepCopyObject(), s.res.StorageGVK); err != nil {
+					return nil, false, apierrors.NewInternalError(err)
+				}
+			}
+			if bytes.Equal(data, curData) {
+				return cur.DeepCopyObject(), false, nil
 			}
 			op = clientv3.OpPut(key, string(data))
 		}
 		tresp, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", curRev)).
 			Then(op).
 			Else(clientv3.OpGet(key)).
 			Commit()
@@ -133,18 +154,33 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 			return nil, false, storageError(err)
 		}
 		if !tresp.Succeeded {
-			resp = (*clientv3.GetResponse)(tresp.Responses[0].GetResponseRange())
+			kvs := tresp.Responses[0].GetResponseRange().Kvs
+			if cur, curRev, curData, err = s.decodeKV(kvs, name); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		out := next
 		if del {
-			out = cur
+			out = cur.DeepCopyObject()
 		}
 		if err := SetRV(out, tresp.Header.Revision); err != nil {
 			return nil, false, err
 		}
 		return out, del, nil
 	}
+}
+
+func (s *Store) decodeKV(kvs []*mvccpb.KeyValue, name string) (runtime.Object, int64, []byte, error) {
+	if len(kvs) == 0 {
+		return nil, 0, nil, apierrors.NewNotFound(s.res.GroupResource, name)
+	}
+	kv := kvs[0]
+	obj, err := s.codec.Decode(kv.Value, kv.ModRevision, s.res.NewFunc)
+	if err != nil {
+		return nil, 0, nil, apierrors.NewInternalError(err)
+	}
+	return obj, kv.ModRevision, kv.Value, nil
 }
 
 // CurrentRevision returns etcd's current revision, which is what a consistent read must at least reflect.

@@ -23,13 +23,15 @@ type Cache struct {
 	generation int64
 	// images counts, per image name, the nodes that have it (for ImageLocality's spread factor).
 	images map[string]int
-	// removed lists nodes deleted since the last snapshot.
+	// removed lists nodes deleted since the last snapshot; dirty the nodes changed since then.
 	removed map[string]bool
+	dirty   map[string]bool
 }
 
 // New returns an empty cache.
 func New() *Cache {
-	return &Cache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}, images: map[string]int{}, removed: map[string]bool{}}
+	return &Cache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}, images: map[string]int{},
+		removed: map[string]bool{}, dirty: map[string]bool{}}
 }
 
 func (c *Cache) nodeInfo(name string) *framework.NodeInfo {
@@ -42,9 +44,10 @@ func (c *Cache) nodeInfo(name string) *framework.NodeInfo {
 	return n
 }
 
-func (c *Cache) touch(n *framework.NodeInfo) {
+func (c *Cache) touch(n *framework.NodeInfo, name string) {
 	c.generation++
 	n.Generation = c.generation
+	c.dirty[name] = true
 }
 
 // AddNode adds or replaces a node.
@@ -58,7 +61,7 @@ func (c *Cache) AddNode(node *corev1.Node) {
 	n.SetNode(node)
 	c.countImages(node, 1)
 	delete(c.removed, node.Name)
-	c.touch(n)
+	c.touch(n, node.Name)
 }
 
 // UpdateNode is AddNode.
@@ -80,7 +83,7 @@ func (c *Cache) RemoveNode(node *corev1.Node) {
 		delete(c.nodes, node.Name)
 	}
 	c.removed[node.Name] = true
-	c.touch(n)
+	c.touch(n, node.Name)
 }
 
 func (c *Cache) countImages(node *corev1.Node, delta int) {
@@ -149,7 +152,7 @@ func (c *Cache) addPodLocked(pod *corev1.Pod, assumed bool) {
 	n := c.nodeInfo(pod.Spec.NodeName)
 	n.AddPod(framework.NewPodInfo(pod))
 	c.pods[pod.UID] = &podState{pod: pod, assumed: assumed}
-	c.touch(n)
+	c.touch(n, pod.Spec.NodeName)
 }
 
 func (c *Cache) removePodLocked(pod *corev1.Pod) {
@@ -163,7 +166,7 @@ func (c *Cache) removePodLocked(pod *corev1.Pod) {
 		delete(c.nodes, pod.Spec.NodeName)
 		c.removed[pod.Spec.NodeName] = true
 	}
-	c.touch(n)
+	c.touch(n, pod.Spec.NodeName)
 }
 
 // NodeCount returns the number of known nodes.
@@ -188,18 +191,30 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 		return
 	}
 	changed := false
-	for name, n := range c.nodes {
-		if n.Generation <= s.generation {
+	added := false
+	var replaced []*framework.NodeInfo
+	// Only nodes touched since the last snapshot are copied: one bind changes one node.
+	for name := range c.dirty {
+		n, ok := c.nodes[name]
+		if !ok || n.Generation <= s.generation {
 			continue
 		}
 		clone := n.Clone()
 		clone.ImageStates = c.imageStates(n.Node)
-		if _, ok := s.infos[name]; !ok {
+		if i, ok := s.index[name]; ok {
+			s.infos[name] = clone
+			s.ordered[i] = clone
+			replaced = append(replaced, clone)
+		} else {
+			added = true
+			s.index[name] = len(s.order)
 			s.order = append(s.order, name)
+			s.infos[name] = clone
+			s.ordered = append(s.ordered, clone)
 		}
-		s.infos[name] = clone
 		changed = true
 	}
+	c.dirty = map[string]bool{}
 	if len(c.removed) > 0 {
 		for name := range c.removed {
 			if _, ok := c.nodes[name]; !ok {
@@ -213,16 +228,18 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 			}
 		}
 		s.order = kept
+		s.index = make(map[string]int, len(kept))
+		s.ordered = s.ordered[:0]
+		for i, name := range kept {
+			s.index[name] = i
+			s.ordered = append(s.ordered, s.infos[name])
+		}
 		c.removed = map[string]bool{}
-		changed = true
+		changed, added = true, true
 	}
 	s.generation = c.generation
-	if changed {
-		ordered := make([]*framework.NodeInfo, 0, len(s.order))
-		for _, name := range s.order {
-			ordered = append(ordered, s.infos[name])
-		}
-		s.Snapshot.Set(s.infos, ordered, c.generation)
+	if changed && (added || !s.Snapshot.Replace(replaced, c.generation)) {
+		s.Snapshot.Set(s.infos, s.ordered, c.generation)
 	}
 }
 
@@ -244,10 +261,12 @@ type Snapshot struct {
 	*framework.Snapshot
 	infos      map[string]*framework.NodeInfo
 	order      []string
+	index      map[string]int
+	ordered    []*framework.NodeInfo
 	generation int64
 }
 
 // NewSnapshot returns an empty snapshot for UpdateSnapshot.
 func NewSnapshot() *Snapshot {
-	return &Snapshot{Snapshot: framework.NewSnapshot(nil), infos: map[string]*framework.NodeInfo{}}
+	return &Snapshot{Snapshot: framework.NewSnapshot(nil), infos: map[string]*framework.NodeInfo{}, index: map[string]int{}}
 }

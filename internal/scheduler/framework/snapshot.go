@@ -6,6 +6,7 @@ import "fmt"
 type Snapshot struct {
 	nodeInfoMap      map[string]*NodeInfo
 	nodeInfoList     []*NodeInfo
+	pos              map[string]int // index in nodeInfoList
 	withAffinity     []*NodeInfo
 	withRequiredAnti []*NodeInfo
 	// Generation is the cache generation this snapshot reflects.
@@ -23,6 +24,7 @@ func NewSnapshot(infos []*NodeInfo) *Snapshot {
 }
 
 func (s *Snapshot) rebuildLists(infos []*NodeInfo) {
+	s.pos = make(map[string]int, len(infos))
 	s.nodeInfoList = s.nodeInfoList[:0]
 	s.withAffinity = s.withAffinity[:0]
 	s.withRequiredAnti = s.withRequiredAnti[:0]
@@ -30,6 +32,7 @@ func (s *Snapshot) rebuildLists(infos []*NodeInfo) {
 		if n.Node == nil {
 			continue
 		}
+		s.pos[n.NodeName()] = len(s.nodeInfoList)
 		s.nodeInfoList = append(s.nodeInfoList, n)
 		if len(n.PodsWithAffinity) > 0 {
 			s.withAffinity = append(s.withAffinity, n)
@@ -45,6 +48,40 @@ func (s *Snapshot) Set(m map[string]*NodeInfo, ordered []*NodeInfo, generation i
 	s.nodeInfoMap = m
 	s.rebuildLists(ordered)
 	s.Generation = generation
+}
+
+// Replace swaps in new copies of nodes already in the snapshot, in place, and reports false (changing
+// nothing) when a full Set is needed instead: a node is new, gone, or lost its Node object. The affinity lists
+// are recomputed only when a changed node has, or had, pods with affinity terms.
+func (s *Snapshot) Replace(changed []*NodeInfo, generation int64) bool {
+	affinity := false
+	for _, n := range changed {
+		i, ok := s.pos[n.NodeName()]
+		if !ok || n.Node == nil {
+			return false
+		}
+		old := s.nodeInfoList[i]
+		affinity = affinity || len(n.PodsWithAffinity) > 0 || len(old.PodsWithAffinity) > 0 ||
+			len(n.PodsWithRequiredAntiAffinity) > 0 || len(old.PodsWithRequiredAntiAffinity) > 0
+	}
+	for _, n := range changed {
+		s.nodeInfoList[s.pos[n.NodeName()]] = n
+		s.nodeInfoMap[n.NodeName()] = n
+	}
+	if affinity {
+		s.withAffinity = s.withAffinity[:0]
+		s.withRequiredAnti = s.withRequiredAnti[:0]
+		for _, n := range s.nodeInfoList {
+			if len(n.PodsWithAffinity) > 0 {
+				s.withAffinity = append(s.withAffinity, n)
+			}
+			if len(n.PodsWithRequiredAntiAffinity) > 0 {
+				s.withRequiredAnti = append(s.withRequiredAnti, n)
+			}
+		}
+	}
+	s.Generation = generation
+	return true
 }
 
 // NodeInfos implements SharedLister.

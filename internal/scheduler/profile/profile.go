@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -275,11 +276,10 @@ func (p *Profile) FindFeasible(ctx context.Context, state *framework.CycleState,
 		rejected[n.NodeName()] = st
 		mu.Unlock()
 	}
-	chunk := 0
-	if len(nodes) > 256 {
-		chunk = len(nodes) / (p.parallel * 4)
-	}
-	workqueue.ParallelizeUntil(ctx, p.parallel, len(nodes), check, workqueue.WithChunkSize(max(chunk, 1)))
+	// Small chunks and no more workers than CPUs: the search stops soon after enough nodes are found, instead of
+	// every worker finishing a large chunk past that point.
+	workers := min(p.parallel, goruntime.GOMAXPROCS(0))
+	workqueue.ParallelizeUntil(ctx, workers, len(nodes), check, workqueue.WithChunkSize(max(min(want/(workers*4), 64), 1)))
 	n := min(int(found.Load()), want)
 	processed := 0
 	for _, c := range checked {
