@@ -53,11 +53,14 @@ func New(opts Options) (*Scheduler, error) {
 	s := &Scheduler{client: opts.Client, profiles: map[string]*profile.Profile{}, cache: schedcache.New(),
 		snapshot: schedcache.NewSnapshot(), now: opts.Now}
 	s.broadcaster = events.NewBroadcaster(&events.EventSinkImpl{Interface: opts.Client.EventsV1()})
+	s.factory = informers.NewSharedInformerFactory(opts.Client, 0)
 	pluginEvents := map[string][]framework.ClusterEvent{}
 	for _, pc := range opts.Profiles {
 		pc.Client = opts.Client
 		pc.Recorder = s.broadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
 		pc.Snapshot = s.snapshot
+		pc.Informers = s.factory
+		pc.Nominated = func(node string) []*corev1.Pod { return s.queue.NominatedPods(node) }
 		p, err := profile.New(pc)
 		if err != nil {
 			return nil, err
@@ -80,7 +83,6 @@ func New(opts Options) (*Scheduler, error) {
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.broadcaster.StartRecordingToSink(ctx.Done())
 	defer s.broadcaster.Shutdown()
-	s.factory = informers.NewSharedInformerFactory(s.client, 0)
 	podInf := s.factory.Core().V1().Pods().Informer()
 	nodeInf := s.factory.Core().V1().Nodes().Informer()
 	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -113,8 +115,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return err
 	}
 	s.factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, nodeInf.HasSynced) {
-		return ctx.Err()
+	for typ, ok := range s.factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync: %w", typ, ctx.Err())
+		}
 	}
 	go s.queue.Run(ctx)
 	slog.Info("scheduler started", "profiles", len(s.profiles))
@@ -239,6 +243,9 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 		var fe *fitError
 		if errors.As(err, &fe) {
 			nominated := s.preempt(ctx, prof, state, pod, fe)
+			if nominated != "" {
+				s.queue.Nominate(pod, nominated)
+			}
 			qp.UnschedulablePlugins = fe.pluginSet()
 			s.recordFailure(ctx, prof, pod, corev1.PodReasonUnschedulable, fe.Error(), nominated)
 			s.queue.AddUnschedulable(qp, cycle, false)
@@ -331,6 +338,7 @@ func (s *Scheduler) bind(ctx context.Context, prof *profile.Profile, qp *queue.Q
 		s.queue.AddUnschedulable(qp, cycle, true)
 		return
 	}
+	s.queue.Nominate(assumed, "")
 	prof.EventRecorder().Eventf(assumed, nil, corev1.EventTypeNormal, "Scheduled", "Binding",
 		"Successfully assigned %s/%s to %s", assumed.Namespace, assumed.Name, host)
 }

@@ -109,3 +109,17 @@ func TestHarnessFitError(t *testing.T) {
 }
 
 var _ = queue.New
+
+func TestHarnessNominatedPodHoldsRoom(t *testing.T) {
+	h := newHarness(t, nil).nodes(st.MakeNode().Name("n1").Capacity(map[string]string{"cpu": "1"}).Obj())
+	high := st.MakePod().Name("high").Priority(100).Req(map[string]string{"cpu": "800m"}).Obj()
+	h.sched.queue.Nominate(high, "n1")
+	_, msg := h.schedule(st.MakePod().Name("low").Priority(1).Req(map[string]string{"cpu": "500m"}).Obj())
+	if msg == "" {
+		t.Fatal("a lower-priority pod took the room held for a nominated pod")
+	}
+	node, msg := h.schedule(st.MakePod().Name("higher").Priority(200).Req(map[string]string{"cpu": "500m"}).Obj())
+	if node != "n1" {
+		t.Fatalf("a higher-priority pod must not be held back by a lower nomination: %s", msg)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -39,6 +40,11 @@ type Config struct {
 	Parallelism int
 	// Snapshot is the lister plugins read; its owner updates it in place before each cycle.
 	Snapshot framework.SharedLister
+	// Informers lets plugins list services, workloads and namespaces (topology spread defaults, affinity
+	// namespace selectors). The scheduler starts it after the plugins are built.
+	Informers informers.SharedInformerFactory
+	// Nominated returns the pods nominated to a node by preemption, which hold their room there.
+	Nominated func(node string) []*corev1.Pod
 }
 
 // Profile is a configured set of plugins.
@@ -56,6 +62,8 @@ type Profile struct {
 	pct        int32
 	parallel   int
 	snapshot   framework.SharedLister
+	informers  informers.SharedInformerFactory
+	nominated  func(node string) []*corev1.Pod
 	nextStart  atomic.Int64
 }
 
@@ -64,7 +72,8 @@ var _ framework.Handle = (*Profile)(nil)
 // New instantiates the plugins of a profile.
 func New(cfg Config) (*Profile, error) {
 	p := &Profile{name: cfg.SchedulerName, client: cfg.Client, recorder: cfg.Recorder, weights: map[string]int64{},
-		plugins: map[string]framework.Plugin{}, pct: cfg.PercentageOfNodesToScore, parallel: cfg.Parallelism, snapshot: cfg.Snapshot}
+		plugins: map[string]framework.Plugin{}, pct: cfg.PercentageOfNodesToScore, parallel: cfg.Parallelism, snapshot: cfg.Snapshot,
+		informers: cfg.Informers, nominated: cfg.Nominated}
 	if p.snapshot == nil {
 		p.snapshot = framework.NewSnapshot(nil)
 	}
@@ -117,6 +126,9 @@ func (p *Profile) SnapshotSharedLister() framework.SharedLister { return p.snaps
 // ClientSet implements framework.Handle.
 func (p *Profile) ClientSet() kubernetes.Interface { return p.client }
 
+// SharedInformerFactory gives plugins listers (see Config.Informers); nil in unit tests.
+func (p *Profile) SharedInformerFactory() informers.SharedInformerFactory { return p.informers }
+
 // EventRecorder implements framework.Handle.
 func (p *Profile) EventRecorder() events.EventRecorder { return p.recorder }
 
@@ -154,6 +166,43 @@ func (p *Profile) RunFilterPlugins(ctx context.Context, state *framework.CycleSt
 		}
 	}
 	return nil
+}
+
+// filterWithNominated runs the filters as upstream does when pods were nominated to the node by preemption:
+// pods of at least this pod's priority nominated there count as if already running (so nobody takes the room
+// preemption made for them), and the pod must also fit without them.
+func (p *Profile) filterWithNominated(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, n *framework.NodeInfo) *framework.Status {
+	if p.nominated == nil {
+		return p.RunFilterPlugins(ctx, state, pod, n)
+	}
+	var add []*corev1.Pod
+	for _, np := range p.nominated(n.NodeName()) {
+		if np.UID != pod.UID && podPriority(np) >= podPriority(pod) {
+			add = append(add, np)
+		}
+	}
+	if len(add) == 0 {
+		return p.RunFilterPlugins(ctx, state, pod, n)
+	}
+	withState, withNode := state.Clone(), n.Clone()
+	for _, np := range add {
+		pi := framework.NewPodInfo(np)
+		withNode.AddPod(pi)
+		if st := p.RunPreFilterExtensionAddPod(ctx, withState, pod, pi, withNode); !st.IsSuccess() {
+			return st
+		}
+	}
+	if st := p.RunFilterPlugins(ctx, withState, pod, withNode); !st.IsSuccess() {
+		return st
+	}
+	return p.RunFilterPlugins(ctx, state, pod, n)
+}
+
+func podPriority(p *corev1.Pod) int32 {
+	if p.Spec.Priority != nil {
+		return *p.Spec.Priority
+	}
+	return 0
 }
 
 // RunPreFilterExtensionAddPod implements framework.Handle.
@@ -256,7 +305,7 @@ func (p *Profile) FindFeasible(ctx context.Context, state *framework.CycleState,
 	check := func(i int) {
 		n := nodes[(start+i)%len(nodes)]
 		checked[i] = true
-		st := p.RunFilterPlugins(ctx, state, pod, n)
+		st := p.filterWithNominated(ctx, state, pod, n)
 		if st.IsSuccess() {
 			k := found.Add(1)
 			if int(k) > want {

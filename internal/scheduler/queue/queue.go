@@ -54,6 +54,10 @@ type Queue struct {
 	// pluginEvents says which events each plugin registered.
 	pluginEvents map[string][]framework.ClusterEvent
 	closed       bool
+	// nominated indexes pods nominated to a node by preemption (status.nominatedNodeName) until they are bound
+	// or deleted.
+	nominated map[string]map[types.UID]*corev1.Pod
+	nodeOf    map[types.UID]string
 }
 
 // New returns a queue; pluginEvents maps plugin names to the events that can help pods they rejected.
@@ -62,7 +66,8 @@ func New(now func() time.Time, pluginEvents map[string][]framework.ClusterEvent)
 		now = time.Now
 	}
 	q := &Queue{now: now, unschedulable: map[types.UID]*QueuedPodInfo{}, byUID: map[types.UID]*QueuedPodInfo{},
-		inFlight: map[types.UID]bool{}, pluginEvents: pluginEvents}
+		inFlight: map[types.UID]bool{}, pluginEvents: pluginEvents,
+		nominated: map[string]map[types.UID]*corev1.Pod{}, nodeOf: map[types.UID]string{}}
 	q.active = &podHeap{less: func(a, b *QueuedPodInfo) bool {
 		pa, pb := priority(a.Pod), priority(b.Pod)
 		if pa != pb {
@@ -119,6 +124,7 @@ func (q *Queue) Add(pod *corev1.Pod) {
 	}
 	qp := &QueuedPodInfo{PodInfo: framework.NewPodInfo(pod), Timestamp: q.now()}
 	q.byUID[pod.UID] = qp
+	q.nominateLocked(pod, pod.Status.NominatedNodeName)
 	heap.Push(q.active, qp)
 	q.cond.Signal()
 }
@@ -142,6 +148,9 @@ func (q *Queue) Update(pod *corev1.Pod) {
 
 func (q *Queue) updateLocked(qp *QueuedPodInfo, pod *corev1.Pod) {
 	qp.PodInfo = framework.NewPodInfo(pod)
+	if pod.Status.NominatedNodeName != "" {
+		q.nominateLocked(pod, pod.Status.NominatedNodeName)
+	}
 	switch {
 	case qp.index >= 0 && q.active.contains(qp):
 		heap.Fix(q.active, qp.index)
@@ -159,6 +168,7 @@ func (q *Queue) updateLocked(qp *QueuedPodInfo, pod *corev1.Pod) {
 func (q *Queue) Delete(pod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.nominateLocked(pod, "")
 	qp, ok := q.byUID[pod.UID]
 	if !ok {
 		return
@@ -314,17 +324,44 @@ func (q *Queue) Len() (int, int, int) {
 	return q.active.Len(), q.backoff.Len(), len(q.unschedulable)
 }
 
-// NominatedPods lists queued pods that preemption nominated to a node (they reserve room there).
+// NominatedPods lists pods that preemption nominated to a node (they reserve room there).
 func (q *Queue) NominatedPods(node string) []*corev1.Pod {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []*corev1.Pod
-	for _, qp := range q.byUID {
-		if qp.Pod.Status.NominatedNodeName == node {
-			out = append(out, qp.Pod)
-		}
+	m := q.nominated[node]
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]*corev1.Pod, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
 	}
 	return out
+}
+
+// Nominate records (node != "") or clears (node == "") a pod's nomination.
+func (q *Queue) Nominate(pod *corev1.Pod, node string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.nominateLocked(pod, node)
+}
+
+func (q *Queue) nominateLocked(pod *corev1.Pod, node string) {
+	if old, ok := q.nodeOf[pod.UID]; ok {
+		delete(q.nominated[old], pod.UID)
+		if len(q.nominated[old]) == 0 {
+			delete(q.nominated, old)
+		}
+		delete(q.nodeOf, pod.UID)
+	}
+	if node == "" {
+		return
+	}
+	if q.nominated[node] == nil {
+		q.nominated[node] = map[types.UID]*corev1.Pod{}
+	}
+	q.nominated[node][pod.UID] = pod
+	q.nodeOf[pod.UID] = node
 }
 
 type podHeap struct {
