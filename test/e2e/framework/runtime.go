@@ -1,0 +1,129 @@
+package framework
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"skiff/internal/kubelet/containerd"
+)
+
+// NeedRoot skips a test that needs root and containerd, unless CI is set: CI must run every test.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	missing := ""
+	if os.Geteuid() != 0 {
+		missing = "root"
+	} else if _, err := exec.LookPath("containerd"); err != nil {
+		missing = "containerd (make deps installs it)"
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("this test needs %s", missing)
+	}
+	t.Skipf("needs %s", missing)
+}
+
+var (
+	imagesOnce sync.Once
+	imagesDir  string
+	imagesErr  error
+)
+
+// TestImages builds the project's test images (test/images) once per test binary and returns the directory
+// holding their tarballs.
+func TestImages(t testing.TB) string {
+	t.Helper()
+	imagesOnce.Do(func() {
+		imagesDir, imagesErr = os.MkdirTemp("", "skiff-e2e-images-")
+		if imagesErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "run", "./test/images/build", "-out", imagesDir)
+		cmd.Dir = repoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			imagesErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if imagesErr != nil {
+		t.Fatal(imagesErr)
+	}
+	return imagesDir
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "building test images: " + e.err.Error() + "\n" + e.out }
+
+// StartContainerd runs containerd through skiff's launcher in a temp dir, imports the test images, and stops
+// it and removes everything it left (mounts included) when the test ends.
+func StartContainerd(t testing.TB) *containerd.Containerd {
+	t.Helper()
+	NeedRoot(t)
+	images := TestImages(t)
+	dir, err := os.MkdirTemp("", "skiff-ctrd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, _ := os.Create(filepath.Join(dir, "containerd.log"))
+	c, err := containerd.Start(context.Background(), containerd.Config{Dir: filepath.Join(dir, "c"), Log: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		logf.Close()
+		unmountUnder(dir)
+		os.RemoveAll(dir)
+	})
+	entries, _ := os.ReadDir(images)
+	for _, e := range entries {
+		out, err := exec.Command("ctr", "--address", c.Socket(), "-n", "k8s.io", "images", "import", filepath.Join(images, e.Name())).CombinedOutput()
+		if err != nil {
+			t.Fatalf("import %s: %v\n%s", e.Name(), err, out)
+		}
+	}
+	return c
+}
+
+// unmountUnder detaches every mount below dir, deepest first.
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var mounts []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 1 && strings.HasPrefix(fields[1], dir+"/") {
+			mounts = append(mounts, fields[1])
+		}
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	}
+}
+
+// Cleanup removes what the framework built once per test binary (the test image tarballs); TestMain calls it.
+func Cleanup() {
+	if imagesDir != "" {
+		os.RemoveAll(imagesDir)
+	}
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
