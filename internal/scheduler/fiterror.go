@@ -19,32 +19,29 @@ type fitError struct {
 }
 
 func (e *fitError) Error() string {
-	var reasons map[string]int
+	if e.numAllNodes == 0 {
+		return "no nodes available to schedule pods"
+	}
+	msg := fmt.Sprintf("0/%d nodes are available: ", e.numAllNodes)
 	if e.preFilter != nil {
-		reasons = map[string]int{}
-		for _, r := range e.preFilter.Reasons() {
-			reasons[r] += e.numAllNodes
-		}
+		// A PreFilter rejection applies to every node: upstream states it once, without a count.
+		msg += e.preFilter.Message() + "."
 	} else {
-		reasons = map[string]int{}
+		reasons := map[string]int{}
 		for _, st := range e.statuses {
 			for _, r := range st.Reasons() {
 				reasons[r]++
 			}
 		}
+		parts := make([]string, 0, len(reasons))
+		for r, n := range reasons {
+			parts = append(parts, fmt.Sprintf("%d %s", n, r))
+		}
+		sort.Strings(parts)
+		msg += strings.Join(parts, ", ") + "."
 	}
-	parts := make([]string, 0, len(reasons))
-	for r, n := range reasons {
-		parts = append(parts, fmt.Sprintf("%d %s", n, r))
-	}
-	sort.Strings(parts)
-	msg := fmt.Sprintf("0/%d nodes are available", e.numAllNodes)
-	if len(parts) > 0 {
-		msg += ": " + strings.Join(parts, ", ")
-	}
-	msg += "."
 	if e.postFilter != "" {
-		msg += " " + e.postFilter
+		msg += " " + e.postFilter + "."
 	}
 	return msg
 }

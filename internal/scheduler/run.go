@@ -43,8 +43,11 @@ func Build(opts RunOptions) (*Scheduler, error) {
 }
 
 // RunWithLeaderElection schedules while this process holds the scheduler Lease, so several servers can run
-// the scheduler and only one acts.
+// the scheduler and only one acts. It returns when the lease is lost (or ctx ends); a Scheduler is used for one
+// term only, so callers build a new one to compete again.
 func (s *Scheduler) RunWithLeaderElection(ctx context.Context, opts RunOptions) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%s", host, uuid.NewString())
 	if opts.LeaseNamespace == "" {
@@ -68,6 +71,8 @@ func (s *Scheduler) RunWithLeaderElection(ctx context.Context, opts RunOptions) 
 				if err := s.Run(ctx); err != nil && ctx.Err() == nil {
 					slog.Error("scheduler stopped", "err", err)
 				}
+				// Stop renewing a lease for a scheduler that no longer runs.
+				cancel()
 			},
 			OnStoppedLeading: func() { slog.Info("scheduler lost its lease", "identity", id) },
 		},

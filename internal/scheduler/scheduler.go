@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -138,6 +139,10 @@ func (s *Scheduler) responsible(pod *corev1.Pod) bool {
 
 func (s *Scheduler) onPod(oldObj, obj any) {
 	pod := obj.(*corev1.Pod)
+	var old *corev1.Pod
+	if oldObj != nil {
+		old = oldObj.(*corev1.Pod)
+	}
 	if pod.Spec.NodeName != "" {
 		s.queue.Delete(pod)
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -146,16 +151,30 @@ func (s *Scheduler) onPod(oldObj, obj any) {
 			return
 		}
 		s.cache.AddPod(pod)
+		// A newly bound pod can satisfy another's pod affinity or spread constraint.
+		switch {
+		case old == nil || old.Spec.NodeName == "":
+			s.queue.MoveOnEvent(framework.ClusterEvent{Resource: framework.EventPod, ActionType: framework.Add})
+		case !mapsEqual(old.Labels, pod.Labels):
+			s.queue.MoveOnEvent(framework.ClusterEvent{Resource: framework.EventPod, ActionType: framework.UpdatePodLabel})
+		}
 		return
 	}
-	if !s.responsible(pod) || pod.DeletionTimestamp != nil {
+	if !s.responsible(pod) {
 		return
 	}
-	if oldObj == nil {
+	if pod.DeletionTimestamp != nil {
+		// Being deleted: never schedule it.
+		s.queue.Delete(pod)
+		return
+	}
+	switch {
+	case old == nil:
 		s.queue.Add(pod)
-		return
-	}
-	if old := oldObj.(*corev1.Pod); old.ResourceVersion != pod.ResourceVersion && !onlyStatusChanged(old, pod) {
+	case old.ResourceVersion == pod.ResourceVersion:
+	case onlyStatusChanged(old, pod):
+		s.queue.Refresh(pod)
+	default:
 		s.queue.Update(pod)
 	}
 }
@@ -180,10 +199,9 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.Delete(pod)
-	if pod.Spec.NodeName != "" {
-		s.cache.RemovePod(pod)
-		s.queue.MoveOnEvent(framework.ClusterEvent{Resource: framework.EventPod, ActionType: framework.Delete})
-	}
+	// The object may be stale (a tombstone, or deleted just after our binding): the cache ignores unknown pods.
+	s.cache.RemovePod(pod)
+	s.queue.MoveOnEvent(framework.ClusterEvent{Resource: framework.EventPod, ActionType: framework.Delete})
 }
 
 func nodeChange(old, n *corev1.Node) framework.ActionType {
@@ -197,10 +215,22 @@ func nodeChange(old, n *corev1.Node) framework.ActionType {
 	if len(old.Spec.Taints) != len(n.Spec.Taints) || old.Spec.Unschedulable != n.Spec.Unschedulable || fmt.Sprint(old.Spec.Taints) != fmt.Sprint(n.Spec.Taints) {
 		act |= framework.UpdateNodeTaint
 	}
-	if fmt.Sprint(old.Status.Conditions) != fmt.Sprint(n.Status.Conditions) {
+	// Heartbeats change condition timestamps every few seconds: only a status change counts.
+	if conditionStatuses(old) != conditionStatuses(n) {
 		act |= framework.UpdateNodeCondition
 	}
 	return act
+}
+
+func conditionStatuses(n *corev1.Node) string {
+	var b strings.Builder
+	for _, c := range n.Status.Conditions {
+		b.WriteString(string(c.Type))
+		b.WriteByte('=')
+		b.WriteString(string(c.Status))
+		b.WriteByte(';')
+	}
+	return b.String()
 }
 
 func equalLists(a, b corev1.ResourceList) bool {
@@ -232,7 +262,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 	pod := qp.Pod
 	cycle := s.queue.SchedulingCycle()
 	prof := s.profiles[pod.Spec.SchedulerName]
-	if prof == nil || s.cache.IsAssumed(pod) {
+	if prof == nil || pod.DeletionTimestamp != nil || s.cache.IsAssumed(pod) {
 		s.queue.Done(pod.UID)
 		return
 	}
@@ -242,16 +272,23 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 	if err != nil {
 		var fe *fitError
 		if errors.As(err, &fe) {
-			nominated := s.preempt(ctx, prof, state, pod, fe)
-			if nominated != "" {
-				s.queue.Nominate(pod, nominated)
+			nominated, keep := s.preempt(ctx, prof, state, pod, fe)
+			switch {
+			case nominated != "":
+				// Remember the nomination on our copy at once: the next attempt must see preemption in progress.
+				p := pod.DeepCopy()
+				p.Status.NominatedNodeName = nominated
+				qp.PodInfo = framework.NewPodInfo(p)
+				s.queue.Nominate(p, nominated)
+			case !keep:
+				s.queue.Nominate(pod, "")
 			}
 			qp.UnschedulablePlugins = fe.pluginSet()
-			s.recordFailure(ctx, prof, pod, corev1.PodReasonUnschedulable, fe.Error(), nominated)
+			s.recordFailure(ctx, prof, pod, corev1.PodReasonUnschedulable, fe.Error(), nominated, !keep && pod.Status.NominatedNodeName != "")
 			s.queue.AddUnschedulable(qp, cycle, false)
 			return
 		}
-		s.recordFailure(ctx, prof, pod, corev1.PodReasonSchedulerError, err.Error(), "")
+		s.recordFailure(ctx, prof, pod, corev1.PodReasonSchedulerError, err.Error(), "", false)
 		s.queue.AddUnschedulable(qp, cycle, true)
 		return
 	}
@@ -261,6 +298,8 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queue.QueuedPodInfo) {
 		s.queue.AddUnschedulable(qp, cycle, true)
 		return
 	}
+	// Once assumed, the pod counts on its node: its nomination would count it twice.
+	s.queue.Nominate(assumed, "")
 	s.queue.Done(pod.UID)
 	go s.bind(ctx, prof, qp, assumed, host, cycle)
 }
@@ -308,19 +347,20 @@ func (s *Scheduler) schedulePod(ctx context.Context, prof *profile.Profile, stat
 	return profile.SelectHost(scores), nil
 }
 
-// preempt runs PostFilter (preemption) and returns the nominated node, if any.
-func (s *Scheduler) preempt(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *corev1.Pod, fe *fitError) string {
+// preempt runs PostFilter (preemption) and returns the nominated node, if any; keep says an earlier nomination
+// still stands (preemption already in progress there).
+func (s *Scheduler) preempt(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *corev1.Pod, fe *fitError) (string, bool) {
 	if fe.preFilter != nil || len(fe.statuses) == 0 {
-		return ""
+		return "", false
 	}
 	res, st := prof.RunPostFilterPlugins(ctx, state, pod, fe.statuses)
 	if st.IsSuccess() && res != nil {
-		return res.NominatedNodeName
+		return res.NominatedNodeName, false
 	}
 	if msg := st.Message(); msg != "" && st.Plugin() != "" {
 		fe.postFilter = "preemption: " + msg
 	}
-	return ""
+	return "", strings.Contains(st.Message(), "preemption is in progress")
 }
 
 func (s *Scheduler) bind(ctx context.Context, prof *profile.Profile, qp *queue.QueuedPodInfo, assumed *corev1.Pod, host string, cycle int64) {
@@ -334,27 +374,28 @@ func (s *Scheduler) bind(ctx context.Context, prof *profile.Profile, qp *queue.Q
 			return
 		}
 		slog.Warn("binding failed", "pod", assumed.Namespace+"/"+assumed.Name, "node", host, "err", err)
-		s.recordFailure(ctx, prof, qp.Pod, corev1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err), "")
+		s.recordFailure(ctx, prof, qp.Pod, corev1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err), "", false)
 		s.queue.AddUnschedulable(qp, cycle, true)
 		return
 	}
-	s.queue.Nominate(assumed, "")
 	prof.EventRecorder().Eventf(assumed, nil, corev1.EventTypeNormal, "Scheduled", "Binding",
 		"Successfully assigned %s/%s to %s", assumed.Namespace, assumed.Name, host)
 }
 
 // recordFailure sets PodScheduled=False with the reason (and the nominated node, after preemption) and emits
 // a FailedScheduling event.
-func (s *Scheduler) recordFailure(ctx context.Context, prof *profile.Profile, pod *corev1.Pod, reason, msg, nominated string) {
+func (s *Scheduler) recordFailure(ctx context.Context, prof *profile.Profile, pod *corev1.Pod, reason, msg, nominated string, clearNomination bool) {
 	prof.EventRecorder().Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
 	cond := map[string]any{"type": corev1.PodScheduled, "status": corev1.ConditionFalse, "reason": reason, "message": msg,
 		"lastTransitionTime": metav1.NewTime(s.now()).Rfc3339Copy()}
 	status := map[string]any{"conditions": []any{cond}}
 	if nominated != "" {
 		status["nominatedNodeName"] = nominated
+	} else if clearNomination {
+		status["nominatedNodeName"] = nil
 	}
 	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == reason && c.Message == msg && nominated == pod.Status.NominatedNodeName {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == reason && c.Message == msg && nominated == pod.Status.NominatedNodeName && !clearNomination {
 			return // nothing new to say
 		}
 	}

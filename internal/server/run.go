@@ -144,7 +144,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		go func() {
 			defer close(schedDone)
-			_ = sched.RunWithLeaderElection(runCtx, scheduler.RunOptions{Client: schedClient})
+			// Each leadership term gets a fresh scheduler; after losing the lease, compete again.
+			for runCtx.Err() == nil {
+				_ = sched.RunWithLeaderElection(runCtx, scheduler.RunOptions{Client: schedClient})
+				if runCtx.Err() != nil {
+					return
+				}
+				next, err := scheduler.Build(scheduler.RunOptions{Client: schedClient, ConfigFile: cfg.SchedulerConfig})
+				if err != nil {
+					slog.Error("scheduler rebuild failed", "err", err)
+					return
+				}
+				sched = next
+			}
 		}()
 	}
 

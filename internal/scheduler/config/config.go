@@ -121,6 +121,10 @@ func refuseUnsupported(cfg *configv1.KubeSchedulerConfiguration) error {
 		return fmt.Errorf("podInitialBackoffSeconds/podMaxBackoffSeconds are not supported (skiff uses upstream's defaults, 1s and 10s)")
 	case cfg.ClientConnection.Kubeconfig != "":
 		return fmt.Errorf("clientConnection is not supported: the scheduler runs inside skiff server")
+	case cfg.LeaderElection.LeaderElect != nil && !*cfg.LeaderElection.LeaderElect,
+		cfg.LeaderElection.ResourceName != "" || cfg.LeaderElection.ResourceNamespace != "" || cfg.LeaderElection.ResourceLock != "",
+		cfg.LeaderElection.LeaseDuration.Duration != 0 || cfg.LeaderElection.RenewDeadline.Duration != 0 || cfg.LeaderElection.RetryPeriod.Duration != 0:
+		return fmt.Errorf("leaderElection settings are not supported: skiff always elects through the kube-system/kube-scheduler Lease (15s lease, 10s renew, 2s retry)")
 	}
 	return nil
 }
@@ -153,9 +157,7 @@ func buildProfile(p configv1.KubeSchedulerProfile, globalPct *int32) (profile.Co
 			delete(args, specs[i].Name)
 		}
 	}
-	for name := range args {
-		return pc, fmt.Errorf("pluginConfig for %q, which is not enabled", name)
-	}
+	// Args for plugins that are not enabled are accepted and unused, as upstream does.
 	pc.Plugins = specs
 	return pc, nil
 }
@@ -226,9 +228,9 @@ func applyPlugins(specs []profile.PluginSpec, pl *configv1.Plugins) ([]profile.P
 			if point != "" {
 				restrict(&specs[i], point, true)
 			}
-			if e.Weight != nil {
-				if *e.Weight <= 0 {
-					return fmt.Errorf("plugin %q: weight must be positive", e.Name)
+			if e.Weight != nil && *e.Weight != 0 {
+				if *e.Weight < 0 {
+					return fmt.Errorf("plugin %q: weight must not be negative", e.Name)
 				}
 				specs[i].Weight = int64(*e.Weight)
 			} else if point == "score" || point == "" {
@@ -268,9 +270,6 @@ func restrict(s *profile.PluginSpec, point string, on bool) {
 		s.Points = map[string]bool{"preFilter": true, "filter": true, "postFilter": true, "preScore": true, "score": true}
 	}
 	s.Points[point] = on
-	if point == "score" && !on {
-		s.Points["preScore"] = false
-	}
 }
 
 // decodeArgs reads pluginConfig args into the kube-scheduler v1 args types.

@@ -64,7 +64,7 @@ func TestParseRefuses(t *testing.T) {
 		"unknown plugin":      head + "profiles:\n- plugins:\n    filter:\n      enabled:\n      - name: Nope\n",
 		"not implemented":     head + "profiles:\n- plugins:\n    filter:\n      enabled:\n      - name: VolumeBinding\n",
 		"unsupported point":   head + "profiles:\n- plugins:\n    permit:\n      enabled:\n      - name: Custom\n",
-		"args for disabled":   head + "profiles:\n- plugins:\n    multiPoint:\n      disabled:\n      - name: NodeResourcesFit\n  pluginConfig:\n  - name: NodeResourcesFit\n    args: {}\n",
+		"leader election off": head + "leaderElection:\n  leaderElect: false\n",
 		"unknown args field":  head + "profiles:\n- pluginConfig:\n  - name: NodeResourcesFit\n    args:\n      bogus: 1\n",
 		"wrong kind":          "apiVersion: kubescheduler.config.k8s.io/v1\nkind: Other\n",
 		"duplicate profile":   head + "profiles:\n- schedulerName: a\n- schedulerName: a\n",

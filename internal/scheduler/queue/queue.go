@@ -22,6 +22,14 @@ const (
 	flushUnschedulableEvery = 30 * time.Second
 )
 
+// inFlightState records what happened to a pod while it was being scheduled.
+type inFlightState struct {
+	// latest is the newest version seen by Update (nil: none).
+	latest *corev1.Pod
+	// deleted: the pod was deleted or bound elsewhere; it must not come back.
+	deleted bool
+}
+
 // QueuedPodInfo is a pod in the queue with its scheduling history.
 type QueuedPodInfo struct {
 	*framework.PodInfo
@@ -48,7 +56,7 @@ type Queue struct {
 	byUID map[types.UID]*QueuedPodInfo
 	// inFlight are popped pods being scheduled; events during their cycle send them to backoff, not to
 	// unschedulable, so no wake-up is lost.
-	inFlight  map[types.UID]bool
+	inFlight  map[types.UID]*inFlightState
 	moveCycle int64
 	cycle     int64
 	// pluginEvents says which events each plugin registered.
@@ -66,7 +74,7 @@ func New(now func() time.Time, pluginEvents map[string][]framework.ClusterEvent)
 		now = time.Now
 	}
 	q := &Queue{now: now, unschedulable: map[types.UID]*QueuedPodInfo{}, byUID: map[types.UID]*QueuedPodInfo{},
-		inFlight: map[types.UID]bool{}, pluginEvents: pluginEvents,
+		inFlight: map[types.UID]*inFlightState{}, pluginEvents: pluginEvents,
 		nominated: map[string]map[types.UID]*corev1.Pod{}, nodeOf: map[types.UID]string{}}
 	q.active = &podHeap{less: func(a, b *QueuedPodInfo) bool {
 		pa, pb := priority(a.Pod), priority(b.Pod)
@@ -137,7 +145,8 @@ func (q *Queue) Update(pod *corev1.Pod) {
 		q.updateLocked(old, pod)
 		return
 	}
-	if q.inFlight[pod.UID] {
+	if st, ok := q.inFlight[pod.UID]; ok {
+		st.latest = pod
 		return
 	}
 	qp := &QueuedPodInfo{PodInfo: framework.NewPodInfo(pod), Timestamp: q.now()}
@@ -169,6 +178,9 @@ func (q *Queue) Delete(pod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.nominateLocked(pod, "")
+	if st, ok := q.inFlight[pod.UID]; ok {
+		st.deleted = true
+	}
 	qp, ok := q.byUID[pod.UID]
 	if !ok {
 		return
@@ -200,7 +212,7 @@ func (q *Queue) Pop() *QueuedPodInfo {
 		qp.InitialAttempt = q.now()
 	}
 	q.cycle++
-	q.inFlight[qp.Pod.UID] = true
+	q.inFlight[qp.Pod.UID] = &inFlightState{}
 	return qp
 }
 
@@ -224,13 +236,22 @@ func (q *Queue) Done(uid types.UID) {
 func (q *Queue) AddUnschedulable(qp *QueuedPodInfo, cycle int64, isError bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	st := q.inFlight[qp.Pod.UID]
 	delete(q.inFlight, qp.Pod.UID)
 	if _, ok := q.byUID[qp.Pod.UID]; ok {
 		return // re-added by an update meanwhile
 	}
+	if st != nil && st.deleted {
+		q.nominateLocked(qp.Pod, "")
+		return // deleted or bound while it was being scheduled
+	}
+	updated := st != nil && st.latest != nil
+	if updated {
+		qp.PodInfo = framework.NewPodInfo(st.latest)
+	}
 	qp.Timestamp = q.now()
 	q.byUID[qp.Pod.UID] = qp
-	if isError || q.moveCycle >= cycle {
+	if isError || updated || q.moveCycle >= cycle {
 		q.backoffLocked(qp)
 		return
 	}
@@ -339,11 +360,27 @@ func (q *Queue) NominatedPods(node string) []*corev1.Pod {
 	return out
 }
 
-// Nominate records (node != "") or clears (node == "") a pod's nomination.
+// Nominate records (node != "") or clears (node == "") a pod's nomination. A pod deleted while in flight is
+// never nominated.
 func (q *Queue) Nominate(pod *corev1.Pod, node string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if st, ok := q.inFlight[pod.UID]; ok && st.deleted && node != "" {
+		return
+	}
 	q.nominateLocked(pod, node)
+}
+
+// Refresh replaces a queued pod's object without moving it (status-only changes, such as the scheduler's own
+// condition and nominatedNodeName updates).
+func (q *Queue) Refresh(pod *corev1.Pod) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if qp, ok := q.byUID[pod.UID]; ok {
+		qp.PodInfo = framework.NewPodInfo(pod)
+	} else if st, ok := q.inFlight[pod.UID]; ok && st.latest != nil {
+		st.latest = pod
+	}
 }
 
 func (q *Queue) nominateLocked(pod *corev1.Pod, node string) {

@@ -4,6 +4,7 @@
 package defaultpreemption
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -216,9 +217,8 @@ func pickBest(cands []candidate) candidate {
 		if a.violations != b.violations {
 			return a.violations - b.violations
 		}
-		ha, hb := highest(a.victims), highest(b.victims)
-		if ha != hb {
-			return int(ha - hb)
+		if c := cmp.Compare(highest(a.victims), highest(b.victims)); c != 0 {
+			return c
 		}
 		sa, sb := sum(a.victims), sum(b.victims)
 		if sa != sb {
