@@ -46,7 +46,8 @@ func sameSnapshot(a, b map[string]int64) error {
 
 func TestBadInput(t *testing.T) {
 	e := framework.StartEtcd(t)
-	c := framework.Start(t, framework.Options{EtcdServers: []string{e.Endpoint}})
+	// No scheduler: its lease renewals would write to etcd between the snapshots.
+	c := framework.Start(t, framework.Options{EtcdServers: []string{e.Endpoint}, ExtraArgs: []string{"--disable-scheduler"}})
 	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
