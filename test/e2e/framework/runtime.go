@@ -6,10 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	remote "k8s.io/cri-client/pkg"
 
 	"skiff/internal/kubelet/containerd"
 )
@@ -83,7 +87,9 @@ func StartContainerd(t testing.TB) *containerd.Containerd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		removeAllSandboxes(c)
 		c.Stop()
+		killShims(c.Socket())
 		logf.Close()
 		unmountUnder(dir)
 		os.RemoveAll(dir)
@@ -125,5 +131,61 @@ func Cleanup() {
 	}
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
+
+// removeAllSandboxes stops and removes every pod sandbox (and so its containers), waiting up to 20 s for
+// containerd to answer (it may be restarting after a test killed it).
+func removeAllSandboxes(c *containerd.Containerd) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		rs, err := remote.NewRemoteRuntimeService(ctx, c.Endpoint(), 2*time.Second, nil, false)
+		if err == nil {
+			sbs, err := rs.ListPodSandbox(ctx, nil)
+			if err == nil {
+				for _, sb := range sbs {
+					_ = rs.StopPodSandbox(ctx, sb.Id)
+					_ = rs.RemovePodSandbox(ctx, sb.Id)
+				}
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// killShims kills leftover containerd shims of this test's containerd (found by the socket path unique to
+// it in their command line) and their containers, should removing the sandboxes have failed.
+func killShims(socket string) {
+	entries, _ := os.ReadDir("/proc")
+	var shims []int
+	parent := map[int]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			// Fields after the command name (which is in parentheses): state, ppid, ...
+			if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
+				f := strings.Fields(string(stat)[i+1:])
+				if len(f) > 1 {
+					parent[pid], _ = strconv.Atoi(f[1])
+				}
+			}
+		}
+		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(cmd), "containerd-shim") && strings.Contains(string(cmd), socket) {
+			shims = append(shims, pid)
+		}
+	}
+	for _, shim := range shims {
+		for pid, pp := range parent {
+			if pp == shim {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_ = syscall.Kill(shim, syscall.SIGKILL)
 	}
 }
