@@ -185,6 +185,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		}
 		return obj.DeepCopyObject(), nil
 	})
+	code := http.StatusOK
+	if apierrors.IsNotFound(err) && res.CreateOnUpdate && sub == "" && acc.GetResourceVersion() == "" {
+		updated, err = s.createObject(r.Context(), res, ri.Namespace, obj, opts)
+		code = http.StatusCreated
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -195,7 +200,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeObject(w, r, http.StatusOK, out, resp)
+	s.writeObject(w, r, code, out, resp)
 }
 
 func conflict(res *resource, name string) error {

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -98,6 +99,18 @@ func TestAPISemantics(t *testing.T) {
 		}
 		if _, err := c.Client.AppsV1().Deployments("default").Get(ctx, "d", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("deployment still there: %v", err)
+		}
+	})
+
+	t.Run("PutCreates", func(t *testing.T) {
+		// Leases (like endpoints, events and RBAC objects) may be created by PUT; ConfigMaps may not.
+		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "put-created", Namespace: "default"}}
+		if _, err := c.Client.CoordinationV1().Leases("default").Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("PUT of a missing lease: %v", err)
+		}
+		_, err := cms.Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "put-missing", Namespace: "default"}}, metav1.UpdateOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("PUT of a missing configmap: %v, want 404", err)
 		}
 	})
 

@@ -27,6 +27,9 @@ type Resource struct {
 	KeepStatusOnCreate bool
 	// Verbs overrides the ordinary verbs (bindings are create-only).
 	Verbs []string
+	// CreateOnUpdate lets PUT create a missing object, as upstream allows for endpoints, events, leases and
+	// RBAC objects.
+	CreateOnUpdate bool
 	// StoredAs names the group/version this resource is stored in when it is served in more than one version
 	// (e.g. autoscaling/v1 HPAs are stored as autoscaling/v2); empty means its own.
 	StoredAs string
@@ -73,6 +76,7 @@ func scale(r *Resource)      { r.Scale = true }
 func extra(s ...string) opt  { return func(r *Resource) { r.Extra = s } }
 func keepStatus(r *Resource) { r.KeepStatusOnCreate = true }
 func storedAs(gv string) opt { return func(r *Resource) { r.StoredAs = gv } }
+func putCreates(r *Resource) { r.CreateOnUpdate = true }
 
 const (
 	namespaced = true
@@ -96,8 +100,8 @@ func res(gv, resource, kind string, ns bool, opts ...opt) *Resource {
 var All = []*Resource{
 	res("v1", "bindings", "Binding", namespaced, func(r *Resource) { r.Verbs = []string{"create"} }),
 	res("v1", "configmaps", "ConfigMap", namespaced, short("cm")),
-	res("v1", "endpoints", "Endpoints", namespaced, short("ep")),
-	res("v1", "events", "Event", namespaced, short("ev")),
+	res("v1", "endpoints", "Endpoints", namespaced, short("ep"), putCreates),
+	res("v1", "events", "Event", namespaced, short("ev"), putCreates),
 	res("v1", "limitranges", "LimitRange", namespaced, short("limits")),
 	res("v1", "namespaces", "Namespace", cluster, short("ns"), status, extra("finalize")),
 	res("v1", "nodes", "Node", cluster, short("no"), status, keepStatus, extra("proxy")),
@@ -131,13 +135,13 @@ var All = []*Resource{
 	res("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", namespaced, short("netpol")),
 	res("networking.k8s.io/v1", "servicecidrs", "ServiceCIDR", cluster, status),
 	res("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", namespaced),
-	res("events.k8s.io/v1", "events", "Event", namespaced, short("ev"), storedAs("v1")),
-	res("coordination.k8s.io/v1", "leases", "Lease", namespaced),
+	res("events.k8s.io/v1", "events", "Event", namespaced, short("ev"), storedAs("v1"), putCreates),
+	res("coordination.k8s.io/v1", "leases", "Lease", namespaced, putCreates),
 
-	res("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", cluster),
-	res("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", cluster),
-	res("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", namespaced),
-	res("rbac.authorization.k8s.io/v1", "roles", "Role", namespaced),
+	res("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", cluster, putCreates),
+	res("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", cluster, putCreates),
+	res("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", namespaced, putCreates),
+	res("rbac.authorization.k8s.io/v1", "roles", "Role", namespaced, putCreates),
 
 	res("storage.k8s.io/v1", "csidrivers", "CSIDriver", cluster),
 	res("storage.k8s.io/v1", "csinodes", "CSINode", cluster),
