@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"skiff/test/e2e/framework"
 )
 
@@ -59,4 +61,9 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("condition not met after %s: %v", timeout, err)
+}
+
+func mustQuantity(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
 }

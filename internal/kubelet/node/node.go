@@ -1,0 +1,235 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// Config describes the node.
+type Config struct {
+	Name     string
+	IP       string
+	Labels   map[string]string
+	Taints   []corev1.Taint
+	MaxPods  int
+	Reserved corev1.ResourceList
+	// DataDir is where ephemeral storage lives (its filesystem's size is the capacity).
+	DataDir        string
+	RuntimeVersion string // e.g. containerd://1.6.20
+	KubeletVersion string // e.g. v1.37.2
+	// LeaseInterval is how often the heartbeat Lease is renewed (upstream: 10 s); the Lease lasts 40 s.
+	LeaseInterval time.Duration
+	// StatusReportInterval forces a status write even without changes (upstream: 5 min).
+	StatusReportInterval time.Duration
+	Now                  func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
+	}
+	if c.IP == "" {
+		c.IP = defaultIP()
+	}
+	if c.MaxPods == 0 {
+		c.MaxPods = 110
+	}
+	if c.DataDir == "" {
+		c.DataDir = "/"
+	}
+	if c.LeaseInterval == 0 {
+		c.LeaseInterval = 10 * time.Second
+	}
+	if c.StatusReportInterval == 0 {
+		c.StatusReportInterval = 5 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Agent keeps one Node registered and alive.
+type Agent struct {
+	cfg        Config
+	client     kubernetes.Interface
+	lastStatus corev1.NodeStatus
+	lastReport time.Time
+}
+
+// New returns an agent for cfg.
+func New(client kubernetes.Interface, cfg Config) *Agent {
+	cfg.defaults()
+	return &Agent{cfg: cfg, client: client}
+}
+
+// desiredStatus computes the node status from the machine.
+func (a *Agent) desiredStatus(now metav1.Time) (corev1.NodeStatus, error) {
+	capacity, err := machineCapacity(a.cfg.DataDir, a.cfg.MaxPods)
+	if err != nil {
+		return corev1.NodeStatus{}, err
+	}
+	hostname, _ := os.Hostname()
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	return corev1.NodeStatus{
+		Capacity:    capacity,
+		Allocatable: allocatable(capacity, a.cfg.Reserved),
+		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.IP}, {Type: corev1.NodeHostName, Address: hostname}},
+		Conditions: []corev1.NodeCondition{
+			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+		},
+		NodeInfo: corev1.NodeSystemInfo{
+			MachineID: readTrim("/etc/machine-id"), SystemUUID: readTrim("/sys/class/dmi/id/product_uuid"),
+			BootID: readTrim("/proc/sys/kernel/random/boot_id"), KernelVersion: kernelVersion(), OSImage: osImage(),
+			ContainerRuntimeVersion: a.cfg.RuntimeVersion, KubeletVersion: a.cfg.KubeletVersion,
+			OperatingSystem: runtime.GOOS, Architecture: runtime.GOARCH,
+		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+	}, nil
+}
+
+// Register creates the Node, or updates labels, taints and status of an existing one.
+func (a *Agent) Register(ctx context.Context) error {
+	now := metav1.NewTime(a.cfg.Now())
+	status, err := a.desiredStatus(now)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{corev1.LabelHostname: a.cfg.Name, corev1.LabelOSStable: runtime.GOOS, corev1.LabelArchStable: runtime.GOARCH}
+	for k, v := range a.cfg.Labels {
+		labels[k] = v
+	}
+	nodes := a.client.CoreV1().Nodes()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: a.cfg.Taints}, Status: status}
+	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		a.lastStatus, a.lastReport = created.Status, now.Time
+		return nil
+	case !apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+	}
+	existing, err := nodes.Get(ctx, a.cfg.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if existing.Labels == nil {
+		existing.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		existing.Labels[k] = v
+	}
+	if existing, err = nodes.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update node %s: %w", a.cfg.Name, err)
+	}
+	return a.writeStatus(ctx, existing, status)
+}
+
+func (a *Agent) writeStatus(ctx context.Context, node *corev1.Node, status corev1.NodeStatus) error {
+	// Keep transition times of conditions whose status did not change.
+	for i := range status.Conditions {
+		for _, old := range node.Status.Conditions {
+			if old.Type == status.Conditions[i].Type && old.Status == status.Conditions[i].Status {
+				status.Conditions[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	node = node.DeepCopy()
+	node.Status = status
+	updated, err := a.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("node status: %w", err)
+	}
+	a.lastStatus, a.lastReport = updated.Status, a.cfg.Now()
+	return nil
+}
+
+// statusChanged compares everything but heartbeat and transition times.
+func statusChanged(a, b corev1.NodeStatus) bool {
+	strip := func(s corev1.NodeStatus) corev1.NodeStatus {
+		s = *s.DeepCopy()
+		for i := range s.Conditions {
+			s.Conditions[i].LastHeartbeatTime, s.Conditions[i].LastTransitionTime = metav1.Time{}, metav1.Time{}
+		}
+		return s
+	}
+	return !apiequality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+// Run renews the heartbeat Lease every LeaseInterval and rewrites the status when it changes or is due,
+// until ctx ends.
+func (a *Agent) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.LeaseInterval)
+	defer t.Stop()
+	for {
+		if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("node lease renewal failed", "node", a.cfg.Name, "err", err)
+		}
+		if err := a.syncStatus(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("node status update failed", "node", a.cfg.Name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) syncStatus(ctx context.Context) error {
+	now := metav1.NewTime(a.cfg.Now())
+	status, err := a.desiredStatus(now)
+	if err != nil {
+		return err
+	}
+	if !statusChanged(status, a.lastStatus) && now.Sub(a.lastReport) < a.cfg.StatusReportInterval {
+		return nil
+	}
+	node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return a.Register(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return a.writeStatus(ctx, node, status)
+}
+
+func (a *Agent) renewLease(ctx context.Context) error {
+	leases := a.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	now := metav1.NewMicroTime(a.cfg.Now())
+	lease, err := leases.Get(ctx, a.cfg.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Namespace: corev1.NamespaceNodeLease},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(a.cfg.Name), LeaseDurationSeconds: ptr.To(int32(40)), RenewTime: &now}}
+		if node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.Name, metav1.GetOptions{}); err == nil {
+			// Owned by the Node, so the garbage collector removes it with the node.
+			lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+		}
+		_, err = leases.Create(ctx, lease, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	lease.Spec.RenewTime = &now
+	lease.Spec.HolderIdentity = ptr.To(a.cfg.Name)
+	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+	return err
+}
