@@ -1,0 +1,96 @@
+package pods
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	internalapi "k8s.io/cri-api/pkg/apis"
+)
+
+// Config is what the pod workers need.
+type Config struct {
+	NodeName string
+	NodeIP   string
+	Client   kubernetes.Interface
+	Runtime  internalapi.RuntimeService
+	Images   internalapi.ImageManagerService
+	// LogDir holds container logs: <LogDir>/<namespace>_<name>_<uid>/<container>/<attempt>.log.
+	LogDir string
+	// SyncInterval is how often workers look at their containers (upstream's PLEG relists every second).
+	SyncInterval time.Duration
+}
+
+// Manager starts and stops one worker per pod on this node.
+type Manager struct {
+	cfg     Config
+	mu      sync.Mutex
+	workers map[types.UID]*worker
+}
+
+// New returns a manager.
+func New(cfg Config) *Manager {
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = time.Second
+	}
+	return &Manager{cfg: cfg, workers: map[types.UID]*worker{}}
+}
+
+// Run watches the pods bound to this node until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	factory := informers.NewSharedInformerFactoryWithOptions(m.cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", m.cfg.NodeName).String()
+	}))
+	inf := factory.Core().V1().Pods().Informer()
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { m.update(ctx, o.(*corev1.Pod)) },
+		UpdateFunc: func(_, o any) { m.update(ctx, o.(*corev1.Pod)) },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if p, ok := o.(*corev1.Pod); ok {
+				m.forget(p.UID)
+			}
+		},
+	})
+	factory.Start(ctx.Done())
+	<-ctx.Done()
+	factory.Shutdown()
+}
+
+func (m *Manager) update(ctx context.Context, pod *corev1.Pod) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.workers[pod.UID]
+	if !ok {
+		w = newWorker(m.cfg, pod)
+		m.workers[pod.UID] = w
+		go func() {
+			w.run(ctx)
+			m.forget(pod.UID)
+		}()
+	}
+	w.setPod(pod)
+}
+
+func (m *Manager) forget(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w, ok := m.workers[uid]; ok {
+		w.stop()
+		delete(m.workers, uid)
+	}
+}
+
+func logErr(pod *corev1.Pod, what string, err error) {
+	slog.Warn("pod worker", "pod", pod.Namespace+"/"+pod.Name, "step", what, "err", err)
+}

@@ -1,0 +1,265 @@
+package pods
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// worker owns one pod.
+type worker struct {
+	cfg      Config
+	mu       sync.Mutex
+	pod      *corev1.Pod
+	wake     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	sandbox  string
+	sbConfig *runtimeapi.PodSandboxConfig
+	// attempts counts starts per container name (restartCount is attempts-1).
+	attempts   map[string]uint32
+	current    map[string]string // container name -> CRI id of its latest attempt
+	lastStatus *corev1.PodStatus
+	started    metav1.Time
+}
+
+func newWorker(cfg Config, pod *corev1.Pod) *worker {
+	return &worker{cfg: cfg, pod: pod, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		attempts: map[string]uint32{}, current: map[string]string{}}
+}
+
+func (w *worker) setPod(p *corev1.Pod) {
+	w.mu.Lock()
+	w.pod = p
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) stop() { w.once.Do(func() { close(w.done) }) }
+
+func (w *worker) run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		pod := w.pod
+		w.mu.Unlock()
+		if finished := w.sync(ctx, pod); finished {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.done:
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// sync moves the pod one step towards its spec; it reports true once the pod is torn down and removed.
+func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
+	if pod.DeletionTimestamp != nil {
+		return w.teardown(ctx, pod)
+	}
+	if w.sandbox == "" {
+		if err := w.runSandbox(ctx, pod); err != nil {
+			logErr(pod, "sandbox", err)
+			w.report(ctx, pod, map[string]*runtimeapi.ContainerStatus{}, "")
+			return false
+		}
+	}
+	statuses := map[string]*runtimeapi.ContainerStatus{}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		st := w.containerStatus(ctx, c.Name)
+		if st == nil || (st.State == runtimeapi.ContainerState_CONTAINER_EXITED && w.shouldRestart(pod, st)) {
+			if err := w.startContainer(ctx, pod, c); err != nil {
+				logErr(pod, "container "+c.Name, err)
+			}
+			st = w.containerStatus(ctx, c.Name)
+		}
+		if st != nil {
+			statuses[c.Name] = st
+		}
+	}
+	ip := ""
+	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
+		ip = ss.Status.Network.Ip
+	}
+	w.report(ctx, pod, statuses, ip)
+	return false
+}
+
+func (w *worker) shouldRestart(pod *corev1.Pod, st *runtimeapi.ContainerStatus) bool {
+	switch pod.Spec.RestartPolicy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return st.ExitCode != 0
+	}
+	return true
+}
+
+func (w *worker) podLogDir(pod *corev1.Pod) string {
+	return filepath.Join(w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
+}
+
+func (w *worker) runSandbox(ctx context.Context, pod *corev1.Pod) error {
+	logDir := w.podLogDir(pod)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	network := runtimeapi.NamespaceMode_POD
+	if pod.Spec.HostNetwork {
+		network = runtimeapi.NamespaceMode_NODE
+	}
+	hostname := pod.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
+	}
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID)},
+		Hostname:     hostname,
+		LogDirectory: logDir,
+		Labels:       map[string]string{"io.kubernetes.pod.name": pod.Name, "io.kubernetes.pod.namespace": pod.Namespace, "io.kubernetes.pod.uid": string(pod.UID)},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: network}}},
+	}
+	id, err := w.cfg.Runtime.RunPodSandbox(ctx, cfg, "")
+	if err != nil {
+		return err
+	}
+	w.sandbox, w.sbConfig, w.started = id, cfg, metav1.Now()
+	return nil
+}
+
+func (w *worker) containerStatus(ctx context.Context, name string) *runtimeapi.ContainerStatus {
+	id, ok := w.current[name]
+	if !ok {
+		return nil
+	}
+	resp, err := w.cfg.Runtime.ContainerStatus(ctx, id, false)
+	if err != nil {
+		return nil
+	}
+	return resp.Status
+}
+
+func (w *worker) ensureImage(ctx context.Context, c *corev1.Container) error {
+	spec := &runtimeapi.ImageSpec{Image: c.Image}
+	if c.ImagePullPolicy != corev1.PullAlways {
+		if st, err := w.cfg.Images.ImageStatus(ctx, spec, false); err == nil && st.Image != nil {
+			return nil
+		}
+		if c.ImagePullPolicy == corev1.PullNever {
+			return fmt.Errorf("ErrImageNeverPull: container image %q is not present with pull policy of Never", c.Image)
+		}
+	}
+	_, err := w.cfg.Images.PullImage(ctx, spec, nil, w.sbConfig)
+	return err
+}
+
+func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
+	if err := w.ensureImage(ctx, c); err != nil {
+		return err
+	}
+	attempt := w.attempts[c.Name]
+	if old, ok := w.current[c.Name]; ok {
+		attempt++
+		_ = w.cfg.Runtime.RemoveContainer(ctx, old)
+	}
+	var env []*runtimeapi.KeyValue
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			env = append(env, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(w.podLogDir(pod), c.Name), 0o755); err != nil {
+		return err
+	}
+	id, err := w.cfg.Runtime.CreateContainer(ctx, w.sandbox, &runtimeapi.ContainerConfig{
+		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},
+		Image:      &runtimeapi.ImageSpec{Image: c.Image},
+		Command:    c.Command,
+		Args:       c.Args,
+		WorkingDir: c.WorkingDir,
+		Envs:       env,
+		LogPath:    filepath.Join(c.Name, fmt.Sprintf("%d.log", attempt)),
+		Labels:     map[string]string{"io.kubernetes.container.name": c.Name, "io.kubernetes.pod.uid": string(pod.UID)},
+	}, w.sbConfig)
+	if err != nil {
+		return err
+	}
+	w.attempts[c.Name], w.current[c.Name] = attempt, id
+	return w.cfg.Runtime.StartContainer(ctx, id)
+}
+
+// teardown stops the containers within the grace period, removes the sandbox and then the pod object.
+func (w *worker) teardown(ctx context.Context, pod *corev1.Pod) bool {
+	grace := int64(30)
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = *pod.DeletionGracePeriodSeconds
+	}
+	for _, id := range w.current {
+		if err := w.cfg.Runtime.StopContainer(ctx, id, grace); err != nil {
+			logErr(pod, "stop container", err)
+		}
+		_ = w.cfg.Runtime.RemoveContainer(ctx, id)
+	}
+	if w.sandbox != "" {
+		if err := w.cfg.Runtime.StopPodSandbox(ctx, w.sandbox); err != nil {
+			logErr(pod, "stop sandbox", err)
+			return false
+		}
+		if err := w.cfg.Runtime.RemovePodSandbox(ctx, w.sandbox); err != nil {
+			logErr(pod, "remove sandbox", err)
+			return false
+		}
+	}
+	zero := int64(0)
+	err := w.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
+		Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		logErr(pod, "delete pod", err)
+		return false
+	}
+	_ = os.RemoveAll(w.podLogDir(pod))
+	return true
+}
+
+// report writes the pod status when it changed.
+func (w *worker) report(ctx context.Context, pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerStatus, ip string) {
+	st := computeStatus(pod, statuses, w.attempts, ip, w.cfg.NodeIP, w.started, w.sandbox != "")
+	if w.lastStatus != nil && apiequality.Semantic.DeepEqual(*w.lastStatus, st) {
+		return
+	}
+	next := pod.DeepCopy()
+	// Keep conditions others own (PodScheduled from the scheduler, DisruptionTarget, ...).
+	for _, c := range pod.Status.Conditions {
+		if !ownCondition(c.Type) {
+			st.Conditions = append(st.Conditions, c)
+		}
+	}
+	next.Status = st
+	if _, err := w.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			logErr(pod, "status", err)
+		}
+		return
+	}
+	w.lastStatus = &st
+}
