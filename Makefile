@@ -14,6 +14,7 @@ DATA_DIR  ?= /var/lib/skiff
 all: build
 
 build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o internal/kubelet/pausebin/bin/pause ./test/images/pause
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/skiff
 
 deps:

@@ -5,11 +5,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "pause" {
+		os.Exit(runPause())
+	}
 	// kubectl parses its own flags: hand it the arguments untouched.
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
@@ -20,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), kubectlCommand(), versionCommand())
+	root.AddCommand(serverCommand(), kubectlCommand(), versionCommand(), imagesCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

@@ -50,7 +50,14 @@ func serverCommand() *cobra.Command {
 	f.DurationVar(&cfg.CompactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1) for the built-in scheduler")
-	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent in this process (the agent arrives with the node issue)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
+	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")
+	f.StringToStringVar(&cfg.NodeLabels, "node-labels", nil, "labels to add to the node (k=v,...)")
+	f.StringSliceVar(&cfg.NodeTaints, "register-with-taints", nil, "taints to register the node with (key=value:Effect,...)")
+	f.IntVar(&cfg.MaxPods, "max-pods", 110, "how many pods this node runs at most")
+	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod subnet (on the skiff0 bridge)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

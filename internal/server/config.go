@@ -33,6 +33,15 @@ type Config struct {
 	// KubeSchedulerConfiguration file.
 	DisableScheduler bool
 	SchedulerConfig  string
+
+	// Agent settings (the node agent runs unless DisableAgent).
+	NodeName        string
+	NodeIP          string
+	NodeLabels      map[string]string
+	NodeTaints      []string
+	MaxPods         int
+	RuntimeEndpoint string
+	PodCIDR         string
 }
 
 // Defaults fills unset fields.

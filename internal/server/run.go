@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -29,6 +30,7 @@ import (
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
 	"skiff/internal/controller/namespace"
+	"skiff/internal/kubelet"
 	"skiff/internal/pki"
 	"skiff/internal/scheduler"
 	schedconfig "skiff/internal/scheduler/config"
@@ -160,6 +162,28 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 
+	if !cfg.DisableAgent {
+		taints, err := parseTaints(cfg.NodeTaints)
+		if err != nil {
+			return err
+		}
+		agentClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-kubelet", 200))
+		if err != nil {
+			return err
+		}
+		agentReady := make(chan error, 1)
+		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
+			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
+			KubeletVersion: skiffversion.Kubernetes}, agentReady)
+		select {
+		case err := <-agentReady:
+			if err != nil {
+				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
+			}
+		case <-ctx.Done():
+			return shutdown(srv)
+		}
+	}
 	// Start-up builds large transient structures (OpenAPI documents, type schemas): hand that memory back to the
 	// OS now rather than keeping it as idle heap.
 	debug.FreeOSMemory()
@@ -290,4 +314,23 @@ func withAgent(cfg *rest.Config, agent string, qps float32) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.UserAgent, c.QPS, c.Burst = agent, qps, int(qps)*2
 	return c
+}
+
+// parseTaints reads --register-with-taints entries: key=value:Effect or key:Effect.
+func parseTaints(specs []string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, s := range specs {
+		kv, effect, ok := strings.Cut(s, ":")
+		if !ok {
+			return nil, fmt.Errorf("taint %q: want key=value:Effect", s)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		switch corev1.TaintEffect(effect) {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			return nil, fmt.Errorf("taint %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
+		}
+		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+	}
+	return out, nil
 }

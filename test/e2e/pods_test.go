@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,41 +15,27 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	remote "k8s.io/cri-client/pkg"
 
-	"skiff/internal/kubelet/containerd"
-	"skiff/internal/kubelet/node"
-	"skiff/internal/kubelet/pods"
+	"skiff/internal/kubelet"
 	"skiff/test/e2e/framework"
 )
 
-// TestPodsRunOnContainerd runs the node agent in the test process (registration, heartbeat and pod workers on
-// a containerd started by skiff's launcher) against a real server whose scheduler binds pods to it: pods made
-// with upstream kubectl really run, get an IP on the pod network, answer HTTP, finish with the right phase and
-// are torn down on delete.
+// TestPodsRunOnContainerd runs `skiff server` with its node agent (containerd started by skiff, offline images
+// imported from the data dir, the skiff0 pod bridge): pods made with upstream kubectl are scheduled to the node,
+// really run, get an IP on the pod network, answer HTTP, survive a restart of skiff without restarting, finish
+// with the right phase and are torn down on delete.
 func TestPodsRunOnContainerd(t *testing.T) {
-	ctrd := framework.StartContainerd(t)
-	const bridge = "skiffe2e0"
-	if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), bridge, "10.244.250.0/24", filepath.Join(t.TempDir(), "ipam")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
-	c := framework.Start(t, framework.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	agent := node.New(c.Client, node.Config{Name: "agent-1", IP: "127.0.0.1", DataDir: c.DataDir, RuntimeVersion: "containerd://1.6", KubeletVersion: "v1.37.2"})
-	if err := agent.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go agent.Run(ctx)
-	rs, err := remote.NewRemoteRuntimeService(ctx, ctrd.Endpoint(), 10*time.Second, nil, false)
+	framework.NeedRoot(t)
+	imgDir := framework.TestImages(t)
+	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
+		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")}})
+	ctx := context.Background()
+	ctrd := kubelet.ContainerdSocket(c.DataDir)
+	rs, err := remote.NewRemoteRuntimeService(ctx, "unix://"+ctrd, 10*time.Second, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := remote.NewRemoteImageService(ctx, ctrd.Endpoint(), 10*time.Second, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr := pods.New(pods.Config{NodeName: "agent-1", NodeIP: "127.0.0.1", Client: c.Client, Runtime: rs, Images: is, LogDir: t.TempDir()})
-	go mgr.Run(ctx)
+	out := kubectl(t, c, "get", "nodes", "-o", "wide")
+	mustContain(t, out, "skiff-e2e", "Ready", "containerd://")
 
 	waitPhase := func(name string, phase corev1.PodPhase) *corev1.Pod {
 		t.Helper()
@@ -72,7 +57,7 @@ func TestPodsRunOnContainerd(t *testing.T) {
 	t.Run("ServesHTTPOnThePodNetwork", func(t *testing.T) {
 		kubectl(t, c, "run", "web", "--image=skiff.local/testserver:1", "--image-pull-policy=Never", "--port=8080")
 		pod := waitPhase("web", corev1.PodRunning)
-		if pod.Spec.NodeName != "agent-1" || !strings.HasPrefix(pod.Status.PodIP, "10.244.250.") {
+		if pod.Spec.NodeName != "skiff-e2e" || !strings.HasPrefix(pod.Status.PodIP, "10.42.0.") {
 			t.Fatalf("placed on %q with IP %q", pod.Spec.NodeName, pod.Status.PodIP)
 		}
 		var body string
@@ -90,7 +75,27 @@ func TestPodsRunOnContainerd(t *testing.T) {
 			t.Fatalf("hostname served by the pod: %q", body)
 		}
 		out := kubectl(t, c, "get", "pod", "web", "-o", "wide")
-		mustContain(t, out, "Running", "1/1", "agent-1", pod.Status.PodIP)
+		mustContain(t, out, "Running", "1/1", "skiff-e2e", pod.Status.PodIP)
+
+		// A restart of skiff does not restart the pod: the agent adopts the running containers.
+		before := pod.Status.ContainerStatuses[0].ContainerID
+		c.Restart(t)
+		eventually(t, 30*time.Second, func() error {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080/hostname")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.Status.Phase != corev1.PodRunning || p.Status.ContainerStatuses[0].ContainerID != before || p.Status.ContainerStatuses[0].RestartCount != 0 {
+				return fmt.Errorf("after restart: phase %s, container %s (was %s), restarts %d", p.Status.Phase,
+					p.Status.ContainerStatuses[0].ContainerID, before, p.Status.ContainerStatuses[0].RestartCount)
+			}
+			return nil
+		})
 		kubectl(t, c, "delete", "pod", "web", "--wait", "--timeout=60s")
 		if _, err := c.Client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("pod still there after delete: %v", err)
@@ -111,5 +116,16 @@ func TestPodsRunOnContainerd(t *testing.T) {
 			t.Fatalf("terminated state %+v", bad.Status.ContainerStatuses[0].State)
 		}
 		kubectl(t, c, "delete", "pod", "ok", "bad", "--wait", "--timeout=60s")
+		// Finished pods leave the API at once; their sandboxes (and network namespaces) must go too.
+		eventually(t, 30*time.Second, func() error {
+			sbs, err := rs.ListPodSandbox(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if len(sbs) != 0 {
+				return fmt.Errorf("%d sandboxes left", len(sbs))
+			}
+			return nil
+		})
 	})
 }

@@ -233,3 +233,9 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 	return err
 }
+
+// Name is the registered node name.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// IP is the node's internal IP.
+func (a *Agent) IP() string { return a.cfg.IP }

@@ -58,13 +58,37 @@ func (m *Manager) Run(ctx context.Context) {
 				o = d.Obj
 			}
 			if p, ok := o.(*corev1.Pod); ok {
-				m.forget(p.UID)
+				m.gone(p.UID)
 			}
 		},
 	})
 	factory.Start(ctx.Done())
+	if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		m.removeOrphans(ctx, inf.GetStore().List())
+	}
 	<-ctx.Done()
 	factory.Shutdown()
+}
+
+// removeOrphans removes sandboxes of pods that no longer exist (deleted while the agent was down).
+func (m *Manager) removeOrphans(ctx context.Context, current []any) {
+	known := map[string]bool{}
+	for _, o := range current {
+		known[string(o.(*corev1.Pod).UID)] = true
+	}
+	sbs, err := m.cfg.Runtime.ListPodSandbox(ctx, nil)
+	if err != nil {
+		return
+	}
+	for _, sb := range sbs {
+		uid := sb.Labels["io.kubernetes.pod.uid"]
+		if uid == "" || known[uid] {
+			continue
+		}
+		slog.Info("removing sandbox of a pod that is gone", "sandbox", sb.Id, "pod", sb.Metadata.Namespace+"/"+sb.Metadata.Name)
+		_ = m.cfg.Runtime.StopPodSandbox(ctx, sb.Id)
+		_ = m.cfg.Runtime.RemovePodSandbox(ctx, sb.Id)
+	}
 }
 
 func (m *Manager) update(ctx context.Context, pod *corev1.Pod) {
@@ -80,6 +104,16 @@ func (m *Manager) update(ctx context.Context, pod *corev1.Pod) {
 		}()
 	}
 	w.setPod(pod)
+}
+
+// gone tells a pod's worker that the pod object no longer exists (finished pods are removed at once): it
+// tears down the sandbox and containers and ends.
+func (m *Manager) gone(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w, ok := m.workers[uid]; ok {
+		w.markGone()
+	}
 }
 
 func (m *Manager) forget(uid types.UID) {

@@ -30,6 +30,7 @@ type worker struct {
 	current    map[string]string // container name -> CRI id of its latest attempt
 	lastStatus *corev1.PodStatus
 	started    metav1.Time
+	gone       bool // the pod object was deleted from the API
 }
 
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
@@ -49,14 +50,28 @@ func (w *worker) setPod(p *corev1.Pod) {
 
 func (w *worker) stop() { w.once.Do(func() { close(w.done) }) }
 
+func (w *worker) markGone() {
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (w *worker) run(ctx context.Context) {
 	t := time.NewTicker(w.cfg.SyncInterval)
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		pod := w.pod
+		pod, gone := w.pod, w.gone
 		w.mu.Unlock()
-		if finished := w.sync(ctx, pod); finished {
+		if gone {
+			if w.teardownRuntime(ctx, pod) {
+				return
+			}
+		} else if finished := w.sync(ctx, pod); finished {
 			return
 		}
 		select {
@@ -74,6 +89,9 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	if pod.DeletionTimestamp != nil {
 		return w.teardown(ctx, pod)
+	}
+	if w.sandbox == "" {
+		w.adopt(ctx, pod)
 	}
 	if w.sandbox == "" {
 		if err := w.runSandbox(ctx, pod); err != nil {
@@ -118,11 +136,30 @@ func (w *worker) podLogDir(pod *corev1.Pod) string {
 	return filepath.Join(w.cfg.LogDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
 }
 
-func (w *worker) runSandbox(ctx context.Context, pod *corev1.Pod) error {
-	logDir := w.podLogDir(pod)
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return err
+// adopt takes over the sandbox and containers a previous run of the agent left running for this pod, so a
+// restart of skiff does not restart pods.
+func (w *worker) adopt(ctx context.Context, pod *corev1.Pod) {
+	sbs, err := w.cfg.Runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{
+		State:         &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY},
+		LabelSelector: map[string]string{"io.kubernetes.pod.uid": string(pod.UID)}})
+	if err != nil || len(sbs) == 0 {
+		return
 	}
+	w.sandbox, w.sbConfig = sbs[0].Id, w.sandboxConfig(pod)
+	w.started = metav1.NewTime(time.Unix(0, sbs[0].CreatedAt))
+	ctrs, err := w.cfg.Runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{PodSandboxId: w.sandbox})
+	if err != nil {
+		return
+	}
+	for _, c := range ctrs {
+		name := c.Metadata.Name
+		if _, ok := w.current[name]; !ok || c.Metadata.Attempt >= w.attempts[name] {
+			w.current[name], w.attempts[name] = c.Id, c.Metadata.Attempt
+		}
+	}
+}
+
+func (w *worker) sandboxConfig(pod *corev1.Pod) *runtimeapi.PodSandboxConfig {
 	network := runtimeapi.NamespaceMode_POD
 	if pod.Spec.HostNetwork {
 		network = runtimeapi.NamespaceMode_NODE
@@ -131,14 +168,22 @@ func (w *worker) runSandbox(ctx context.Context, pod *corev1.Pod) error {
 	if pod.Spec.Hostname != "" {
 		hostname = pod.Spec.Hostname
 	}
-	cfg := &runtimeapi.PodSandboxConfig{
+	return &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID)},
 		Hostname:     hostname,
-		LogDirectory: logDir,
+		LogDirectory: w.podLogDir(pod),
 		Labels:       map[string]string{"io.kubernetes.pod.name": pod.Name, "io.kubernetes.pod.namespace": pod.Namespace, "io.kubernetes.pod.uid": string(pod.UID)},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{Network: network}}},
 	}
+}
+
+func (w *worker) runSandbox(ctx context.Context, pod *corev1.Pod) error {
+	logDir := w.podLogDir(pod)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	cfg := w.sandboxConfig(pod)
 	id, err := w.cfg.Runtime.RunPodSandbox(ctx, cfg, "")
 	if err != nil {
 		return err
@@ -210,6 +255,24 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 
 // teardown stops the containers within the grace period, removes the sandbox and then the pod object.
 func (w *worker) teardown(ctx context.Context, pod *corev1.Pod) bool {
+	if !w.teardownRuntime(ctx, pod) {
+		return false
+	}
+	zero := int64(0)
+	err := w.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
+		Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		logErr(pod, "delete pod", err)
+		return false
+	}
+	return true
+}
+
+// teardownRuntime stops and removes the pod's containers and sandbox (network included) and its logs.
+func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
+	if w.sandbox == "" {
+		w.adopt(ctx, pod)
+	}
 	grace := int64(30)
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = *pod.DeletionGracePeriodSeconds
@@ -229,14 +292,9 @@ func (w *worker) teardown(ctx context.Context, pod *corev1.Pod) bool {
 			logErr(pod, "remove sandbox", err)
 			return false
 		}
+		w.sandbox = ""
 	}
-	zero := int64(0)
-	err := w.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
-		Preconditions: &metav1.Preconditions{UID: &pod.UID}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		logErr(pod, "delete pod", err)
-		return false
-	}
+	w.current = map[string]string{}
 	_ = os.RemoveAll(w.podLogDir(pod))
 	return true
 }

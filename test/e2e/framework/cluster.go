@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -26,6 +27,11 @@ type Options struct {
 	// EtcdServers, when set, makes the server use that external etcd instead of its embedded one.
 	EtcdServers []string
 	ExtraArgs   []string
+	// Agent runs the node agent (containerd and pods; needs root). Off by default, so control-plane tests see
+	// no node but the ones they register.
+	Agent bool
+	// Images are tarballs copied into <data-dir>/agent/images, imported when the agent starts.
+	Images []string
 }
 
 // Cluster is one running `skiff server`.
@@ -111,8 +117,32 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t, Bin: Binary(t), DataDir: dir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"),
 		Port: FreePort(t), opts: opts, etcdPorts: [2]int{FreePort(t), FreePort(t)}}
+	if opts.Agent {
+		NeedRoot(t)
+		imgDir := filepath.Join(dir, "agent", "images")
+		if err := os.MkdirAll(imgDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range opts.Images {
+			data, err := os.ReadFile(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(imgDir, filepath.Base(img)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	t.Cleanup(func() {
+		if opts.Agent {
+			c.removeAllPods()
+		}
 		c.Stop()
+		if opts.Agent {
+			killShims(filepath.Join(dir, "agent", "containerd", "containerd.sock"))
+			unmountUnder(dir)
+			_ = exec.Command("ip", "link", "del", "skiff0").Run()
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", c.Logs())
 		}
@@ -128,6 +158,11 @@ func (c *Cluster) startProcess(t testing.TB) {
 		"--etcd-client-port", strconv.Itoa(c.etcdPorts[0]), "--etcd-peer-port", strconv.Itoa(c.etcdPorts[1])}
 	if len(c.opts.EtcdServers) > 0 {
 		args = append(args, "--etcd-servers", strings.Join(c.opts.EtcdServers, ","))
+	}
+	if !c.opts.Agent {
+		args = append(args, "--disable-agent")
+	} else {
+		args = append(args, "--node-name", "skiff-e2e", "--node-ip", "127.0.0.1")
 	}
 	args = append(args, c.opts.ExtraArgs...)
 	cmd := exec.Command(c.Bin, args...)
@@ -275,4 +310,28 @@ func (c *Cluster) EtcdEndpoint() string {
 		return c.opts.EtcdServers[0]
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", c.etcdPorts[0])
+}
+
+// removeAllPods deletes every pod and waits (up to 60 s) until the agent has torn them down and removed them,
+// so no container, netns or mount outlives the test.
+func (c *Cluster) removeAllPods() {
+	if c.Client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nss, err := c.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for _, ns := range nss.Items {
+		_ = c.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	}
+	for ctx.Err() == nil {
+		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err == nil && len(pods.Items) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -1,0 +1,186 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	remote "k8s.io/cri-client/pkg"
+
+	"skiff/internal/images"
+	"skiff/internal/kubelet/containerd"
+	"skiff/internal/kubelet/node"
+	"skiff/internal/kubelet/pausebin"
+	"skiff/internal/kubelet/pods"
+)
+
+// PauseImage is the sandbox image skiff provides itself, offline.
+const PauseImage = "registry.k8s.io/pause:3.10"
+
+// Config configures the node agent.
+type Config struct {
+	DataDir  string
+	NodeName string
+	NodeIP   string
+	Labels   map[string]string
+	Taints   []corev1.Taint
+	MaxPods  int
+	// RuntimeEndpoint uses an existing CRI runtime instead of starting containerd.
+	RuntimeEndpoint string
+	// PodCIDR is this node's pod subnet on the CNI bridge.
+	PodCIDR        string
+	KubeletVersion string
+}
+
+// ImagesDir is where image tarballs are imported from at start.
+func ImagesDir(dataDir string) string { return filepath.Join(dataDir, "agent", "images") }
+
+// ContainerdSocket is the socket of the containerd skiff starts.
+func ContainerdSocket(dataDir string) string {
+	return filepath.Join(dataDir, "agent", "containerd", "containerd.sock")
+}
+
+// Run starts the runtime (unless an endpoint is given), imports images, registers the node and runs its pods
+// until ctx ends. Containers keep running when skiff stops; the next start picks the node up again.
+func Run(ctx context.Context, client kubernetes.Interface, cfg Config, ready chan<- error) {
+	err := run(ctx, client, cfg, ready)
+	if err != nil && ctx.Err() == nil {
+		slog.Error("node agent stopped", "err", err)
+	}
+}
+
+func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready chan<- error) error {
+	fail := func(err error) error {
+		ready <- err
+		return err
+	}
+	if cfg.PodCIDR == "" {
+		cfg.PodCIDR = "10.42.0.0/24"
+	}
+	agentDir := filepath.Join(cfg.DataDir, "agent")
+	endpoint, runtimeVersion := cfg.RuntimeEndpoint, "remote"
+	if endpoint == "" {
+		logf, err := os.OpenFile(filepath.Join(agentDir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			if err := os.MkdirAll(agentDir, 0o711); err != nil {
+				return fail(err)
+			}
+			if logf, err = os.OpenFile(filepath.Join(agentDir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+				return fail(err)
+			}
+		}
+		defer logf.Close()
+		ctrd, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(agentDir, "containerd"), SandboxImage: PauseImage, Log: logf})
+		if err != nil {
+			return fail(err)
+		}
+		defer ctrd.Stop()
+		if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), "skiff0", cfg.PodCIDR, filepath.Join(agentDir, "cni", "ipam")); err != nil {
+			return fail(err)
+		}
+		if err := ensurePauseImage(ImagesDir(cfg.DataDir)); err != nil {
+			return fail(fmt.Errorf("pause image: %w", err))
+		}
+		if err := ImportDir(ctx, ctrd.Socket(), ImagesDir(cfg.DataDir)); err != nil {
+			return fail(err)
+		}
+		endpoint, runtimeVersion = ctrd.Endpoint(), "containerd://"+containerdVersion()
+	}
+	rs, err := remote.NewRemoteRuntimeService(ctx, endpoint, 10*time.Second, nil, false)
+	if err != nil {
+		return fail(err)
+	}
+	is, err := remote.NewRemoteImageService(ctx, endpoint, 10*time.Second, nil, false)
+	if err != nil {
+		return fail(err)
+	}
+	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
+		DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion})
+	if err := agent.Register(ctx); err != nil {
+		return fail(err)
+	}
+	ready <- nil
+	go agent.Run(ctx)
+	mgr := pods.New(pods.Config{NodeName: agent.Name(), NodeIP: agent.IP(), Client: client, Runtime: rs, Images: is,
+		LogDir: filepath.Join(agentDir, "pods")})
+	mgr.Run(ctx)
+	return nil
+}
+
+func containerdVersion() string {
+	out, err := exec.Command("containerd", "--version").Output()
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(out))
+	if len(f) >= 3 {
+		return strings.SplitN(f[2], "~", 2)[0]
+	}
+	return "unknown"
+}
+
+// ensurePauseImage writes skiff's own pause image into dir unless it is there: the image holds this very
+// binary as /pause, which pauses when started under that name (see cmd/skiff).
+func ensurePauseImage(dir string) error {
+	path := filepath.Join(dir, "skiff-pause.tar")
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(path); err == nil {
+		if bin, err := os.Stat(self); err == nil && st.ModTime().After(bin.ModTime()) {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	file := images.HostFile("/pause", self, 0o755)
+	if bin := pausebin.Binary(); bin != nil {
+		// The small static pause built with skiff; without it, skiff itself pauses (heavier, but offline too).
+		file = images.Data("/pause", 0o755, bin)
+	}
+	img, err := images.Build(PauseImage, []images.Layer{{Files: []images.File{file}}},
+		images.ImageConfig{Entrypoint: []string{"/pause"}, User: "65535:65535"})
+	if err != nil {
+		return err
+	}
+	return images.WriteTarball(path, map[string]v1.Image{PauseImage: img})
+}
+
+// ImportDir imports every *.tar in dir into containerd's k8s.io namespace.
+func ImportDir(ctx context.Context, socket, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tar") {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return Import(ctx, socket, files...)
+}
+
+// Import imports image tarballs (docker-save or OCI layout) into containerd.
+func Import(ctx context.Context, socket string, files ...string) error {
+	for _, f := range files {
+		out, err := exec.CommandContext(ctx, "ctr", "--address", socket, "-n", "k8s.io", "images", "import", f).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("import %s: %w: %s", f, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
