@@ -128,4 +128,26 @@ func TestPodsRunOnContainerd(t *testing.T) {
 			return nil
 		})
 	})
+
+	t.Run("CrashLoopBackOff", func(t *testing.T) {
+		kubectl(t, c, "run", "crash", "--image=docker.io/library/busybox:1.36", "--image-pull-policy=Never", "--", "sh", "-c", "echo dying; exit 1")
+		eventually(t, 60*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "crash", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(p.Status.ContainerStatuses) == 0 {
+				return fmt.Errorf("no container status yet")
+			}
+			cs := p.Status.ContainerStatuses[0]
+			if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" || cs.RestartCount < 1 ||
+				cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 {
+				return fmt.Errorf("container status %+v", cs)
+			}
+			return nil
+		})
+		out := kubectl(t, c, "get", "pod", "crash")
+		mustContain(t, out, "CrashLoopBackOff")
+		kubectl(t, c, "delete", "pod", "crash", "--wait", "--timeout=60s")
+	})
 }

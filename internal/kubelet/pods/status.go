@@ -42,15 +42,7 @@ func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerSta
 			cs.Ready, cs.Started = true, ptrTrue()
 			running++
 		case rs.State == runtimeapi.ContainerState_CONTAINER_EXITED:
-			reason := rs.Reason
-			if reason == "" {
-				reason = "Completed"
-				if rs.ExitCode != 0 {
-					reason = "Error"
-				}
-			}
-			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: rs.ExitCode, Reason: reason, Message: rs.Message,
-				StartedAt: nanoTime(rs.StartedAt), FinishedAt: nanoTime(rs.FinishedAt), ContainerID: "containerd://" + rs.Id}
+			cs.State.Terminated = terminatedState(rs)
 			cs.Started = ptrFalse()
 			if rs.ExitCode == 0 {
 				succeeded++
@@ -99,6 +91,20 @@ func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerSta
 	st.Conditions = []corev1.PodCondition{cond(corev1.PodReadyToStartContainers, sandboxReady), cond(corev1.PodInitialized, true),
 		cond(corev1.ContainersReady, ready), cond(corev1.PodReady, ready)}
 	return st
+}
+
+// terminatedState reports an exited container as upstream does: Completed or Error unless the runtime gave a
+// reason (OOMKilled, ...).
+func terminatedState(rs *runtimeapi.ContainerStatus) *corev1.ContainerStateTerminated {
+	reason := rs.Reason
+	if reason == "" {
+		reason = "Completed"
+		if rs.ExitCode != 0 {
+			reason = "Error"
+		}
+	}
+	return &corev1.ContainerStateTerminated{ExitCode: rs.ExitCode, Reason: reason, Message: rs.Message,
+		StartedAt: nanoTime(rs.StartedAt), FinishedAt: nanoTime(rs.FinishedAt), ContainerID: "containerd://" + rs.Id}
 }
 
 func ptrTrue() *bool  { b := true; return &b }

@@ -30,12 +30,17 @@ type worker struct {
 	current    map[string]string // container name -> CRI id of its latest attempt
 	lastStatus *corev1.PodStatus
 	started    metav1.Time
-	gone       bool // the pod object was deleted from the API
+	backoff    *backoff
+	// lastTerminated is each container's previous attempt, for lastState.
+	lastTerminated map[string]*runtimeapi.ContainerStatus
+	waiting        map[string]*corev1.ContainerStateWaiting
+	gone           bool // the pod object was deleted from the API
 }
 
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
 	return &worker{cfg: cfg, pod: pod, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		attempts: map[string]uint32{}, current: map[string]string{}}
+		attempts: map[string]uint32{}, current: map[string]string{}, backoff: newBackoff(),
+		lastTerminated: map[string]*runtimeapi.ContainerStatus{}}
 }
 
 func (w *worker) setPod(p *corev1.Pod) {
@@ -101,10 +106,24 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 		}
 	}
 	statuses := map[string]*runtimeapi.ContainerStatus{}
+	waiting := map[string]*corev1.ContainerStateWaiting{}
+	now := time.Now()
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		st := w.containerStatus(ctx, c.Name)
-		if st == nil || (st.State == runtimeapi.ContainerState_CONTAINER_EXITED && w.shouldRestart(pod, st)) {
+		restart := st == nil
+		if st != nil && st.State == runtimeapi.ContainerState_CONTAINER_EXITED && w.shouldRestart(pod, st) {
+			if wait := w.backoff.wait(c.Name, st, now); wait > 0 {
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", w.backoff.current(c.Name), c.Name, pod.Name, pod.Namespace, pod.UID)}
+			} else {
+				restart = true
+			}
+		}
+		if restart {
+			if st != nil {
+				w.lastTerminated[c.Name] = st
+			}
 			if err := w.startContainer(ctx, pod, c); err != nil {
 				logErr(pod, "container "+c.Name, err)
 			}
@@ -118,6 +137,7 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
 		ip = ss.Status.Network.Ip
 	}
+	w.waiting = waiting
 	w.report(ctx, pod, statuses, ip)
 	return false
 }
@@ -302,6 +322,23 @@ func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
 // report writes the pod status when it changed.
 func (w *worker) report(ctx context.Context, pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerStatus, ip string) {
 	st := computeStatus(pod, statuses, w.attempts, ip, w.cfg.NodeIP, w.started, w.sandbox != "")
+	for i := range st.ContainerStatuses {
+		cs := &st.ContainerStatuses[i]
+		if wt, ok := w.waiting[cs.Name]; ok {
+			cs.State = corev1.ContainerState{Waiting: wt}
+			cs.Ready = false
+		}
+		if lt := w.lastTerminated[cs.Name]; lt != nil {
+			cs.LastTerminationState = corev1.ContainerState{Terminated: terminatedState(lt)}
+		}
+	}
+	if len(w.waiting) > 0 {
+		for i := range st.Conditions {
+			if st.Conditions[i].Type == corev1.ContainersReady || st.Conditions[i].Type == corev1.PodReady {
+				st.Conditions[i].Status = corev1.ConditionFalse
+			}
+		}
+	}
 	if w.lastStatus != nil && apiequality.Semantic.DeepEqual(*w.lastStatus, st) {
 		return
 	}
