@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,5 +150,112 @@ func TestPodsRunOnContainerd(t *testing.T) {
 		out := kubectl(t, c, "get", "pod", "crash")
 		mustContain(t, out, "CrashLoopBackOff")
 		kubectl(t, c, "delete", "pod", "crash", "--wait", "--timeout=60s")
+	})
+
+	waitWaiting := func(name, reason, msgPart string) {
+		t.Helper()
+		eventually(t, 60*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return fmt.Errorf("no waiting state yet: %+v", p.Status.ContainerStatuses)
+			}
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			if w.Reason != reason || !strings.Contains(w.Message, msgPart) {
+				return fmt.Errorf("waiting %s: %s", w.Reason, w.Message)
+			}
+			return nil
+		})
+	}
+
+	t.Run("EnvFromConfigMapsSecretsAndFields", func(t *testing.T) {
+		kubectl(t, c, "create", "configmap", "app-config", "--from-literal=greeting=hello")
+		kubectl(t, c, "create", "secret", "generic", "app-secret", "--from-literal=password=s3cret")
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: envy
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo result=$GREETING/$PASSWORD/$POD_NAME/$CFG_greeting/$(GREETING)-x; sleep 3600"]
+    envFrom:
+    - configMapRef: {name: app-config}
+      prefix: CFG_
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: app-config, key: greeting}}
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: app-secret, key: password}}
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    resources:
+      limits: {cpu: 500m, memory: 64Mi}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("envy", corev1.PodRunning)
+		logFile := filepath.Join(c.DataDir, "agent", "pods", fmt.Sprintf("default_envy_%s", p.UID), "main", "0.log")
+		eventually(t, 20*time.Second, func() error {
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(data), "result=hello/s3cret/envy/hello/hello-x") {
+				return fmt.Errorf("log: %q", data)
+			}
+			return nil
+		})
+		kubectl(t, c, "delete", "pod", "envy", "--wait", "--timeout=60s")
+	})
+
+	t.Run("CreateContainerConfigError", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: nokey
+spec:
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    env:
+    - name: X
+      valueFrom: {configMapKeyRef: {name: app-config, key: nope}}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		waitWaiting("nokey", "CreateContainerConfigError", "couldn't find key nope in ConfigMap default/app-config")
+		kubectl(t, c, "delete", "pod", "nokey", "--wait", "--timeout=60s")
+	})
+
+	t.Run("ImagePullErrors", func(t *testing.T) {
+		// A registry address on loopback where nothing listens: the pull fails at once.
+		w, err := c.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=noimage"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		kubectl(t, c, "run", "noimage", "--image=127.0.0.1:1/missing:1", "--image-pull-policy=IfNotPresent")
+		seen := map[string]string{}
+		deadline := time.After(60 * time.Second)
+		for seen["ErrImagePull"] == "" || seen["ImagePullBackOff"] == "" {
+			select {
+			case ev := <-w.ResultChan():
+				if p, ok := ev.Object.(*corev1.Pod); ok && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Waiting != nil {
+					st := p.Status.ContainerStatuses[0].State.Waiting
+					seen[st.Reason] = st.Message
+				}
+			case <-deadline:
+				t.Fatalf("waiting reasons seen: %v", seen)
+			}
+		}
+		mustContain(t, seen["ErrImagePull"], "127.0.0.1:1/missing:1")
+		mustContain(t, seen["ImagePullBackOff"], `Back-off pulling image "127.0.0.1:1/missing:1": ErrImagePull:`)
+		kubectl(t, c, "delete", "pod", "noimage", "--wait", "--timeout=60s")
 	})
 }

@@ -46,3 +46,33 @@ func (b *backoff) wait(name string, st *runtimeapi.ContainerStatus, now time.Tim
 	b.delay[name] = min(2*d, maxBackoff)
 	return 0
 }
+
+// pullBackoff spaces out retries of failed image pulls, as upstream: 10 s doubling to 5 min.
+type pullBackoff struct {
+	until   map[string]time.Time
+	delay   map[string]time.Duration
+	lastErr map[string]string
+}
+
+// waitFrom returns how long pulls for the container must still wait.
+func (p *pullBackoff) waitFrom(name string, now time.Time) time.Duration {
+	if u, ok := p.until[name]; ok && now.Before(u) {
+		return u.Sub(now)
+	}
+	return 0
+}
+
+func (p *pullBackoff) failed(name string, now time.Time, msg string) {
+	p.lastErr[name] = msg
+	d := initialBackoff
+	if prev, ok := p.delay[name]; ok {
+		d = min(2*prev, maxBackoff)
+	}
+	p.delay[name], p.until[name] = d, now.Add(d)
+}
+
+func (p *pullBackoff) reset(name string) {
+	delete(p.delay, name)
+	delete(p.until, name)
+	delete(p.lastErr, name)
+}

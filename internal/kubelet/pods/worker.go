@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,11 +27,12 @@ type worker struct {
 	sandbox  string
 	sbConfig *runtimeapi.PodSandboxConfig
 	// attempts counts starts per container name (restartCount is attempts-1).
-	attempts   map[string]uint32
-	current    map[string]string // container name -> CRI id of its latest attempt
-	lastStatus *corev1.PodStatus
-	started    metav1.Time
-	backoff    *backoff
+	attempts    map[string]uint32
+	current     map[string]string // container name -> CRI id of its latest attempt
+	lastStatus  *corev1.PodStatus
+	started     metav1.Time
+	backoff     *backoff
+	pullBackoff *pullBackoff
 	// lastTerminated is each container's previous attempt, for lastState.
 	lastTerminated map[string]*runtimeapi.ContainerStatus
 	waiting        map[string]*corev1.ContainerStateWaiting
@@ -39,7 +41,7 @@ type worker struct {
 
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
 	return &worker{cfg: cfg, pod: pod, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		attempts: map[string]uint32{}, current: map[string]string{}, backoff: newBackoff(),
+		attempts: map[string]uint32{}, current: map[string]string{}, backoff: newBackoff(), pullBackoff: &pullBackoff{until: map[string]time.Time{}, delay: map[string]time.Duration{}, lastErr: map[string]string{}},
 		lastTerminated: map[string]*runtimeapi.ContainerStatus{}}
 }
 
@@ -108,6 +110,10 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	statuses := map[string]*runtimeapi.ContainerStatus{}
 	waiting := map[string]*corev1.ContainerStateWaiting{}
 	now := time.Now()
+	podIP := ""
+	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
+		podIP = ss.Status.Network.Ip
+	}
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		st := w.containerStatus(ctx, c.Name)
@@ -121,11 +127,29 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 			}
 		}
 		if restart {
+			if wait := w.pullBackoff.waitFrom(c.Name, now); wait > 0 {
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
+					Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, w.pullBackoff.lastErr[c.Name])}
+				restart = false
+			}
+		}
+		if restart {
 			if st != nil {
 				w.lastTerminated[c.Name] = st
 			}
-			if err := w.startContainer(ctx, pod, c); err != nil {
+			var pe *pullError
+			var ce *configError
+			switch err := w.startContainer(ctx, pod, c, podIP); {
+			case errors.As(err, &pe):
+				w.pullBackoff.failed(c.Name, now, pe.msg)
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: pe.msg}
+			case errors.As(err, &ce):
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: ce.msg}
+			case err != nil:
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
 				logErr(pod, "container "+c.Name, err)
+			default:
+				w.pullBackoff.reset(c.Name)
 			}
 			st = w.containerStatus(ctx, c.Name)
 		}
@@ -133,12 +157,8 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 			statuses[c.Name] = st
 		}
 	}
-	ip := ""
-	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
-		ip = ss.Status.Network.Ip
-	}
 	w.waiting = waiting
-	w.report(ctx, pod, statuses, ip)
+	w.report(ctx, pod, statuses, podIP)
 	return false
 }
 
@@ -238,8 +258,17 @@ func (w *worker) ensureImage(ctx context.Context, c *corev1.Container) error {
 	return err
 }
 
-func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
+// pullError is an image that could not be pulled (ErrImagePull, then ImagePullBackOff).
+type pullError struct{ msg string }
+
+func (e *pullError) Error() string { return e.msg }
+
+func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) error {
 	if err := w.ensureImage(ctx, c); err != nil {
+		return &pullError{msg: err.Error()}
+	}
+	env, vars, err := w.buildEnv(ctx, pod, c, podIP)
+	if err != nil {
 		return err
 	}
 	attempt := w.attempts[c.Name]
@@ -247,22 +276,17 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		attempt++
 		_ = w.cfg.Runtime.RemoveContainer(ctx, old)
 	}
-	var env []*runtimeapi.KeyValue
-	for _, e := range c.Env {
-		if e.ValueFrom == nil {
-			env = append(env, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
-		}
-	}
 	if err := os.MkdirAll(filepath.Join(w.podLogDir(pod), c.Name), 0o755); err != nil {
 		return err
 	}
 	id, err := w.cfg.Runtime.CreateContainer(ctx, w.sandbox, &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},
 		Image:      &runtimeapi.ImageSpec{Image: c.Image},
-		Command:    c.Command,
-		Args:       c.Args,
+		Command:    expandAll(c.Command, vars),
+		Args:       expandAll(c.Args, vars),
 		WorkingDir: c.WorkingDir,
 		Envs:       env,
+		Linux:      &runtimeapi.LinuxContainerConfig{Resources: resources(c)},
 		LogPath:    filepath.Join(c.Name, fmt.Sprintf("%d.log", attempt)),
 		Labels:     map[string]string{"io.kubernetes.container.name": c.Name, "io.kubernetes.pod.uid": string(pod.UID)},
 	}, w.sbConfig)
