@@ -258,4 +258,59 @@ spec:
 		mustContain(t, seen["ImagePullBackOff"], `Back-off pulling image "127.0.0.1:1/missing:1": ErrImagePull:`)
 		kubectl(t, c, "delete", "pod", "noimage", "--wait", "--timeout=60s")
 	})
+
+	t.Run("ConfigMapAndSecretVolumes", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+spec:
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "while true; do echo cfg=$(cat /etc/config/greeting) pw=$(cat /etc/secret/password) scratch=$(cat /scratch/x 2>/dev/null); echo hi > /scratch/x; sleep 1; done"]
+    volumeMounts:
+    - {name: config, mountPath: /etc/config}
+    - {name: secret, mountPath: /etc/secret, readOnly: true}
+    - {name: scratch, mountPath: /scratch}
+  volumes:
+  - name: config
+    configMap: {name: app-config}
+  - name: secret
+    secret: {secretName: app-secret, defaultMode: 0400}
+  - name: scratch
+    emptyDir: {}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("vols", corev1.PodRunning)
+		podDir := filepath.Join(c.DataDir, "agent", "pods", fmt.Sprintf("default_vols_%s", p.UID))
+		logFile := filepath.Join(podDir, "main", "0.log")
+		waitLog := func(want string) {
+			t.Helper()
+			eventually(t, 30*time.Second, func() error {
+				data, err := os.ReadFile(logFile)
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(string(data), want) {
+					return fmt.Errorf("log has no %q: %q", want, data)
+				}
+				return nil
+			})
+		}
+		waitLog("cfg=hello pw=s3cret scratch=hi")
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		if !strings.Contains(string(mounts), filepath.Join(podDir, "volumes", "secret")+" ") {
+			t.Fatalf("secret volume is not a tmpfs mount")
+		}
+		// An edit of the ConfigMap reaches the mounted file.
+		kubectl(t, c, "patch", "configmap", "app-config", "--type=merge", "-p", `{"data":{"greeting":"updated"}}`)
+		waitLog("cfg=updated")
+		kubectl(t, c, "delete", "pod", "vols", "--wait", "--timeout=60s")
+		mounts, _ = os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mounts), podDir) {
+			t.Fatalf("volume mounts left after delete")
+		}
+	})
 }

@@ -37,6 +37,8 @@ type worker struct {
 	lastTerminated map[string]*runtimeapi.ContainerStatus
 	waiting        map[string]*corev1.ContainerStateWaiting
 	gone           bool // the pod object was deleted from the API
+	// volumesSynced is when ConfigMap/Secret volumes were last brought up to date.
+	volumesSynced time.Time
 }
 
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
@@ -110,6 +112,18 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	statuses := map[string]*runtimeapi.ContainerStatus{}
 	waiting := map[string]*corev1.ContainerStateWaiting{}
 	now := time.Now()
+	if now.Sub(w.volumesSynced) >= volumeSyncInterval {
+		if err := w.setupVolumes(ctx, pod); err != nil {
+			// No container starts without its volumes.
+			for _, c := range pod.Spec.Containers {
+				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+			}
+			w.waiting = waiting
+			w.report(ctx, pod, map[string]*runtimeapi.ContainerStatus{}, "")
+			return false
+		}
+		w.volumesSynced = now
+	}
 	podIP := ""
 	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
 		podIP = ss.Status.Network.Ip
@@ -258,6 +272,9 @@ func (w *worker) ensureImage(ctx context.Context, c *corev1.Container) error {
 	return err
 }
 
+// volumeSyncInterval is how often ConfigMap and Secret volumes are refreshed from the API.
+const volumeSyncInterval = 5 * time.Second
+
 // pullError is an image that could not be pulled (ErrImagePull, then ImagePullBackOff).
 type pullError struct{ msg string }
 
@@ -268,6 +285,10 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return &pullError{msg: err.Error()}
 	}
 	env, vars, err := w.buildEnv(ctx, pod, c, podIP)
+	if err != nil {
+		return err
+	}
+	mounts, err := w.mounts(pod, c)
 	if err != nil {
 		return err
 	}
@@ -286,6 +307,7 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		Args:       expandAll(c.Args, vars),
 		WorkingDir: c.WorkingDir,
 		Envs:       env,
+		Mounts:     mounts,
 		Linux:      &runtimeapi.LinuxContainerConfig{Resources: resources(c)},
 		LogPath:    filepath.Join(c.Name, fmt.Sprintf("%d.log", attempt)),
 		Labels:     map[string]string{"io.kubernetes.container.name": c.Name, "io.kubernetes.pod.uid": string(pod.UID)},
@@ -339,6 +361,7 @@ func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
 		w.sandbox = ""
 	}
 	w.current = map[string]string{}
+	w.unmountVolumes(pod)
 	_ = os.RemoveAll(w.podLogDir(pod))
 	return true
 }
