@@ -313,4 +313,43 @@ spec:
 			t.Fatalf("volume mounts left after delete")
 		}
 	})
+
+	t.Run("InitContainers", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: initialized
+spec:
+  initContainers:
+  - name: prepare
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "sleep 1; echo from-init > /work/msg"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo main-read=$(cat /work/msg); sleep 3600"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  volumes:
+  - name: work
+    emptyDir: {}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("initialized", corev1.PodRunning)
+		if len(p.Status.InitContainerStatuses) != 1 || p.Status.InitContainerStatuses[0].State.Terminated == nil ||
+			p.Status.InitContainerStatuses[0].State.Terminated.ExitCode != 0 {
+			t.Fatalf("init container status %+v", p.Status.InitContainerStatuses)
+		}
+		logFile := filepath.Join(c.DataDir, "agent", "pods", fmt.Sprintf("default_initialized_%s", p.UID), "main", "0.log")
+		eventually(t, 20*time.Second, func() error {
+			data, _ := os.ReadFile(logFile)
+			if !strings.Contains(string(data), "main-read=from-init") {
+				return fmt.Errorf("log %q", data)
+			}
+			return nil
+		})
+		kubectl(t, c, "delete", "pod", "initialized", "--wait", "--timeout=60s")
+	})
 }

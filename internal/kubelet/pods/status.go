@@ -19,7 +19,7 @@ func ownCondition(t corev1.PodConditionType) bool {
 func nanoTime(ns int64) metav1.Time { return metav1.NewTime(time.Unix(0, ns)) }
 
 // computeStatus derives the pod's status from its containers, as upstream's kubelet reports it.
-func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerStatus, attempts map[string]uint32, ip, hostIP string, started metav1.Time, sandboxReady bool) corev1.PodStatus {
+func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerStatus, attempts map[string]uint32, ip, hostIP string, started metav1.Time, sandboxReady, initDone bool) corev1.PodStatus {
 	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, HostIP: hostIP}
 	if hostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: hostIP}}
@@ -30,11 +30,36 @@ func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerSta
 	if !started.IsZero() {
 		st.StartTime = &started
 	}
+	initFailed := false
+	for _, c := range pod.Spec.InitContainers {
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, RestartCount: int32(attempts[c.Name])}
+		rs := statuses[c.Name]
+		switch {
+		case rs == nil:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+		case rs.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: nanoTime(rs.StartedAt)}
+			cs.Started = ptrTrue()
+			cs.Ready = c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		case rs.State == runtimeapi.ContainerState_CONTAINER_EXITED:
+			cs.State.Terminated = terminatedState(rs)
+			cs.Started = ptrFalse()
+			if rs.ExitCode != 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+				initFailed = true
+			}
+		}
+		if rs != nil {
+			cs.ContainerID, cs.ImageID = "containerd://"+rs.Id, rs.ImageRef
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
 	running, succeeded, failed := 0, 0, 0
 	for _, c := range pod.Spec.Containers {
 		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, RestartCount: int32(attempts[c.Name])}
 		rs := statuses[c.Name]
 		switch {
+		case rs == nil && !initDone:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
 		case rs == nil:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		case rs.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
@@ -60,6 +85,10 @@ func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerSta
 	}
 	n := len(pod.Spec.Containers)
 	switch {
+	case initFailed:
+		st.Phase = corev1.PodFailed
+	case !initDone:
+		st.Phase = corev1.PodPending
 	case running == n:
 		st.Phase = corev1.PodRunning
 	case succeeded == n && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
@@ -88,7 +117,7 @@ func computeStatus(pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerSta
 		return c
 	}
 	ready := running == n
-	st.Conditions = []corev1.PodCondition{cond(corev1.PodReadyToStartContainers, sandboxReady), cond(corev1.PodInitialized, true),
+	st.Conditions = []corev1.PodCondition{cond(corev1.PodReadyToStartContainers, sandboxReady), cond(corev1.PodInitialized, initDone),
 		cond(corev1.ContainersReady, ready), cond(corev1.PodReady, ready)}
 	return st
 }

@@ -37,6 +37,7 @@ type worker struct {
 	lastTerminated map[string]*runtimeapi.ContainerStatus
 	waiting        map[string]*corev1.ContainerStateWaiting
 	gone           bool // the pod object was deleted from the API
+	initDone       bool
 	// volumesSynced is when ConfigMap/Secret volumes were last brought up to date.
 	volumesSynced time.Time
 }
@@ -128,52 +129,84 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	if ss, err := w.cfg.Runtime.PodSandboxStatus(ctx, w.sandbox, false); err == nil && ss.Status.Network != nil {
 		podIP = ss.Status.Network.Ip
 	}
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		st := w.containerStatus(ctx, c.Name)
-		restart := st == nil
-		if st != nil && st.State == runtimeapi.ContainerState_CONTAINER_EXITED && w.shouldRestart(pod, st) {
-			if wait := w.backoff.wait(c.Name, st, now); wait > 0 {
-				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
-					Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", w.backoff.current(c.Name), c.Name, pod.Name, pod.Namespace, pod.UID)}
-			} else {
-				restart = true
+	// Init containers run one at a time, in order; sidecars (restartPolicy Always) start and keep running.
+	initDone := true
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		st := w.syncContainer(ctx, pod, c, podIP, now, waiting, func(st *runtimeapi.ContainerStatus) bool {
+			if sidecar {
+				return true
 			}
-		}
-		if restart {
-			if wait := w.pullBackoff.waitFrom(c.Name, now); wait > 0 {
-				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
-					Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, w.pullBackoff.lastErr[c.Name])}
-				restart = false
-			}
-		}
-		if restart {
-			if st != nil {
-				w.lastTerminated[c.Name] = st
-			}
-			var pe *pullError
-			var ce *configError
-			switch err := w.startContainer(ctx, pod, c, podIP); {
-			case errors.As(err, &pe):
-				w.pullBackoff.failed(c.Name, now, pe.msg)
-				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: pe.msg}
-			case errors.As(err, &ce):
-				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: ce.msg}
-			case err != nil:
-				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
-				logErr(pod, "container "+c.Name, err)
-			default:
-				w.pullBackoff.reset(c.Name)
-			}
-			st = w.containerStatus(ctx, c.Name)
-		}
+			return st.ExitCode != 0 && pod.Spec.RestartPolicy != corev1.RestartPolicyNever
+		})
 		if st != nil {
 			statuses[c.Name] = st
 		}
+		if sidecar && st != nil && st.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		if st == nil || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 0 {
+			initDone = false
+			break
+		}
 	}
+	if initDone {
+		for i := range pod.Spec.Containers {
+			c := &pod.Spec.Containers[i]
+			if st := w.syncContainer(ctx, pod, c, podIP, now, waiting, func(st *runtimeapi.ContainerStatus) bool { return w.shouldRestart(pod, st) }); st != nil {
+				statuses[c.Name] = st
+			}
+		}
+	}
+	w.initDone = initDone
 	w.waiting = waiting
 	w.report(ctx, pod, statuses, podIP)
 	return false
+}
+
+// syncContainer starts a container that has not run, or restarts an exited one when restartable says so and
+// its back-off allows; it records why a container waits and returns its current runtime status.
+func (w *worker) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string, now time.Time,
+	waiting map[string]*corev1.ContainerStateWaiting, restartable func(*runtimeapi.ContainerStatus) bool) *runtimeapi.ContainerStatus {
+	st := w.containerStatus(ctx, c.Name)
+	restart := st == nil
+	if st != nil && st.State == runtimeapi.ContainerState_CONTAINER_EXITED && restartable(st) {
+		if wait := w.backoff.wait(c.Name, st, now); wait > 0 {
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", w.backoff.current(c.Name), c.Name, pod.Name, pod.Namespace, pod.UID)}
+		} else {
+			restart = true
+		}
+	}
+	if restart {
+		if wait := w.pullBackoff.waitFrom(c.Name, now); wait > 0 {
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
+				Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, w.pullBackoff.lastErr[c.Name])}
+			restart = false
+		}
+	}
+	if restart {
+		if st != nil {
+			w.lastTerminated[c.Name] = st
+		}
+		var pe *pullError
+		var ce *configError
+		switch err := w.startContainer(ctx, pod, c, podIP); {
+		case errors.As(err, &pe):
+			w.pullBackoff.failed(c.Name, now, pe.msg)
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: pe.msg}
+		case errors.As(err, &ce):
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: ce.msg}
+		case err != nil:
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
+			logErr(pod, "container "+c.Name, err)
+		default:
+			w.pullBackoff.reset(c.Name)
+		}
+		st = w.containerStatus(ctx, c.Name)
+	}
+	return st
 }
 
 func (w *worker) shouldRestart(pod *corev1.Pod, st *runtimeapi.ContainerStatus) bool {
@@ -368,9 +401,15 @@ func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
 
 // report writes the pod status when it changed.
 func (w *worker) report(ctx context.Context, pod *corev1.Pod, statuses map[string]*runtimeapi.ContainerStatus, ip string) {
-	st := computeStatus(pod, statuses, w.attempts, ip, w.cfg.NodeIP, w.started, w.sandbox != "")
+	st := computeStatus(pod, statuses, w.attempts, ip, w.cfg.NodeIP, w.started, w.sandbox != "", w.initDone)
+	all := make([]*corev1.ContainerStatus, 0, len(st.InitContainerStatuses)+len(st.ContainerStatuses))
+	for i := range st.InitContainerStatuses {
+		all = append(all, &st.InitContainerStatuses[i])
+	}
 	for i := range st.ContainerStatuses {
-		cs := &st.ContainerStatuses[i]
+		all = append(all, &st.ContainerStatuses[i])
+	}
+	for _, cs := range all {
 		if wt, ok := w.waiting[cs.Name]; ok {
 			cs.State = corev1.ContainerState{Waiting: wt}
 			cs.Ready = false
