@@ -352,4 +352,82 @@ spec:
 		})
 		kubectl(t, c, "delete", "pod", "initialized", "--wait", "--timeout=60s")
 	})
+
+	t.Run("Probes", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  containers:
+  - name: web
+    image: skiff.local/testserver:1
+    imagePullPolicy: Never
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: flaky
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 3600"]
+    livenessProbe:
+      exec: {command: ["test", "-f", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("probed", corev1.PodRunning)
+		cs := func(p *corev1.Pod, name string) corev1.ContainerStatus {
+			for _, s := range p.Status.ContainerStatuses {
+				if s.Name == name {
+					return s
+				}
+			}
+			return corev1.ContainerStatus{}
+		}
+		// The failing liveness probe restarts "flaky".
+		eventually(t, 60*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "probed", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if n := cs(p, "flaky").RestartCount; n < 1 {
+				return fmt.Errorf("flaky restarts %d", n)
+			}
+			return nil
+		})
+		// Readiness follows the web container's /healthz.
+		eventually(t, 30*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "probed", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if !cs(p, "web").Ready {
+				return fmt.Errorf("web not ready yet")
+			}
+			return nil
+		})
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+p.Status.PodIP+":8080/healthz/fail", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		eventually(t, 30*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "probed", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			ready := false
+			for _, cond := range p.Status.Conditions {
+				ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
+			}
+			if cs(p, "web").Ready || ready {
+				return fmt.Errorf("still ready after /healthz failed")
+			}
+			return nil
+		})
+		kubectl(t, c, "delete", "pod", "probed", "--wait", "--timeout=60s")
+	})
 }

@@ -38,6 +38,9 @@ type worker struct {
 	waiting        map[string]*corev1.ContainerStateWaiting
 	gone           bool // the pod object was deleted from the API
 	initDone       bool
+	probes         map[string]*probes
+	// unready lists running containers whose readiness (or startup) probe does not pass.
+	unready map[string]bool
 	// volumesSynced is when ConfigMap/Secret volumes were last brought up to date.
 	volumesSynced time.Time
 }
@@ -45,7 +48,7 @@ type worker struct {
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
 	return &worker{cfg: cfg, pod: pod, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		attempts: map[string]uint32{}, current: map[string]string{}, backoff: newBackoff(), pullBackoff: &pullBackoff{until: map[string]time.Time{}, delay: map[string]time.Duration{}, lastErr: map[string]string{}},
-		lastTerminated: map[string]*runtimeapi.ContainerStatus{}}
+		lastTerminated: map[string]*runtimeapi.ContainerStatus{}, probes: map[string]*probes{}, unready: map[string]bool{}}
 }
 
 func (w *worker) setPod(p *corev1.Pod) {
@@ -154,8 +157,25 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	if initDone {
 		for i := range pod.Spec.Containers {
 			c := &pod.Spec.Containers[i]
-			if st := w.syncContainer(ctx, pod, c, podIP, now, waiting, func(st *runtimeapi.ContainerStatus) bool { return w.shouldRestart(pod, st) }); st != nil {
-				statuses[c.Name] = st
+			st := w.syncContainer(ctx, pod, c, podIP, now, waiting, func(st *runtimeapi.ContainerStatus) bool { return w.shouldRestart(pod, st) })
+			if st == nil {
+				continue
+			}
+			statuses[c.Name] = st
+			delete(w.unready, c.Name)
+			if st.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				ready, restart, why := w.runProbes(ctx, pod, c, st, podIP, now)
+				if !ready {
+					w.unready[c.Name] = true
+				}
+				if restart {
+					logErr(pod, "probe", fmt.Errorf("%s", why))
+					grace := int64(30)
+					if pod.Spec.TerminationGracePeriodSeconds != nil {
+						grace = *pod.Spec.TerminationGracePeriodSeconds
+					}
+					_ = w.cfg.Runtime.StopContainer(ctx, st.Id, grace)
+				}
 			}
 		}
 	}
@@ -409,7 +429,12 @@ func (w *worker) report(ctx context.Context, pod *corev1.Pod, statuses map[strin
 	for i := range st.ContainerStatuses {
 		all = append(all, &st.ContainerStatuses[i])
 	}
+	notReady := len(w.waiting) > 0
 	for _, cs := range all {
+		if w.unready[cs.Name] {
+			cs.Ready = false
+			notReady = true
+		}
 		if wt, ok := w.waiting[cs.Name]; ok {
 			cs.State = corev1.ContainerState{Waiting: wt}
 			cs.Ready = false
@@ -418,7 +443,7 @@ func (w *worker) report(ctx context.Context, pod *corev1.Pod, statuses map[strin
 			cs.LastTerminationState = corev1.ContainerState{Terminated: terminatedState(lt)}
 		}
 	}
-	if len(w.waiting) > 0 {
+	if notReady {
 		for i := range st.Conditions {
 			if st.Conditions[i].Type == corev1.ContainersReady || st.Conditions[i].Type == corev1.PodReady {
 				st.Conditions[i].Status = corev1.ConditionFalse
