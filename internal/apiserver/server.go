@@ -38,6 +38,8 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// MaxRequestBodyBytes bounds request bodies (upstream: 3 MiB).
 	MaxRequestBodyBytes int64
+	// KubeletClient reaches node agents (pod logs) with the API server's kubelet client certificate.
+	KubeletClient *http.Client
 }
 
 // Server is the Kubernetes API over one etcd.

@@ -2,11 +2,14 @@ package kubelet
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"skiff/internal/kubelet/node"
 	"skiff/internal/kubelet/pausebin"
 	"skiff/internal/kubelet/pods"
+	"skiff/internal/kubelet/server"
 )
 
 // PauseImage is the sandbox image skiff provides itself, offline.
@@ -38,6 +42,9 @@ type Config struct {
 	// PodCIDR is this node's pod subnet on the CNI bridge.
 	PodCIDR        string
 	KubeletVersion string
+	// Port and ServerTLS configure the agent's HTTPS server (logs for the API server).
+	Port      int
+	ServerTLS *tls.Config
 }
 
 // ImagesDir is where image tarballs are imported from at start.
@@ -102,10 +109,21 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.Port == 0 {
+		cfg.Port = 10250
+	}
 	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
-		DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion})
+		DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion, KubeletPort: int32(cfg.Port)})
 	if err := agent.Register(ctx); err != nil {
 		return fail(err)
+	}
+	if cfg.ServerTLS != nil {
+		go func() {
+			addr := net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port))
+			if err := server.Run(ctx, server.Config{Address: addr, TLS: cfg.ServerTLS, PodLogDir: filepath.Join(agentDir, "pods")}); err != nil {
+				slog.Error("kubelet server stopped", "err", err)
+			}
+		}()
 	}
 	ready <- nil
 	go agent.Run(ctx)

@@ -42,6 +42,7 @@ type Config struct {
 	MaxPods         int
 	RuntimeEndpoint string
 	PodCIDR         string
+	KubeletPort     int
 }
 
 // Defaults fills unset fields.

@@ -31,6 +31,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/controller/namespace"
 	"skiff/internal/kubelet"
+	kubeletserver "skiff/internal/kubelet/server"
 	"skiff/internal/pki"
 	"skiff/internal/scheduler"
 	schedconfig "skiff/internal/scheduler/config"
@@ -71,6 +72,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer stopEtcd()
 
+	caPool := x509.NewCertPool()
+	caPool.AddCert(ca.Cert)
+	kubeletClient, err := issueTLS(ca, pki.Leaf{CommonName: kubeletserver.APIServerClientName, Client: true})
+	if err != nil {
+		return err
+	}
+	kubeletClient.RootCAs = caPool
+
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
@@ -85,6 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
+		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
 	})
 	if err != nil {
 		return err
@@ -171,10 +181,23 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		hostName := cfg.NodeName
+		if hostName == "" {
+			hostName = hostname()
+		}
+		leaf := pki.Leaf{CommonName: "system:node:" + hostName, DNSNames: []string{hostName, "localhost"}, IPs: append(localIPs(), net.ParseIP("127.0.0.1")), Server: true}
+		if ip := net.ParseIP(cfg.NodeIP); ip != nil {
+			leaf.IPs = append(leaf.IPs, ip)
+		}
+		kubeletTLS, err := issueTLS(ca, leaf)
+		if err != nil {
+			return err
+		}
+		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
-			KubeletVersion: skiffversion.Kubernetes}, agentReady)
+			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
@@ -333,4 +356,17 @@ func parseTaints(specs []string) ([]corev1.Taint, error) {
 		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
 	}
 	return out, nil
+}
+
+// issueTLS issues a certificate from the cluster CA and returns a TLS config presenting it.
+func issueTLS(ca *pki.CA, leaf pki.Leaf) (*tls.Config, error) {
+	certPEM, keyPEM, err := ca.Issue(leaf)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

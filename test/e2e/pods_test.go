@@ -149,6 +149,8 @@ func TestPodsRunOnContainerd(t *testing.T) {
 		})
 		out := kubectl(t, c, "get", "pod", "crash")
 		mustContain(t, out, "CrashLoopBackOff")
+		out = kubectl(t, c, "logs", "crash", "--previous")
+		mustContain(t, out, "dying")
 		kubectl(t, c, "delete", "pod", "crash", "--wait", "--timeout=60s")
 	})
 
@@ -210,6 +212,13 @@ spec:
 			}
 			return nil
 		})
+		// kubectl logs goes through the API server to the node agent.
+		out := kubectl(t, c, "logs", "envy")
+		mustContain(t, out, "result=hello/s3cret/envy/hello/hello-x")
+		out = kubectl(t, c, "logs", "envy", "--timestamps", "--tail=1")
+		if !strings.HasPrefix(out, "20") || !strings.Contains(out, "result=") {
+			t.Fatalf("logs --timestamps --tail=1: %q", out)
+		}
 		kubectl(t, c, "delete", "pod", "envy", "--wait", "--timeout=60s")
 	})
 
@@ -428,6 +437,33 @@ spec:
 			}
 			return nil
 		})
+		// kubectl picks the first container itself; the API asks for one.
+		_, err = c.Client.CoreV1().Pods("default").GetLogs("probed", &corev1.PodLogOptions{}).Stream(ctx)
+		if err == nil || !strings.Contains(err.Error(), "a container name must be specified for pod probed, choose one of: [web flaky]") {
+			t.Fatalf("logs without a container: %v", err)
+		}
+		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
+		defer lcancel()
+		follow := c.KubectlCmd(lctx, "logs", "-f", "probed", "-c", "web")
+		stdout, err := follow.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The readiness probes keep the test server logging: a followed log shows new lines as they come.
+		buf := make([]byte, 4096)
+		got := ""
+		for !strings.Contains(got, "GET /healthz") {
+			n, err := stdout.Read(buf)
+			if err != nil {
+				t.Fatalf("logs -f ended: %v (got %q)", err, got)
+			}
+			got += string(buf[:n])
+		}
+		lcancel()
+		_ = follow.Wait()
 		kubectl(t, c, "delete", "pod", "probed", "--wait", "--timeout=60s")
 	})
 }

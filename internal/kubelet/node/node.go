@@ -29,6 +29,8 @@ type Config struct {
 	DataDir        string
 	RuntimeVersion string // e.g. containerd://1.6.20
 	KubeletVersion string // e.g. v1.37.2
+	// KubeletPort is where the agent's HTTPS server listens (logs, exec, ...).
+	KubeletPort int32
 	// LeaseInterval is how often the heartbeat Lease is renewed (upstream: 10 s); the Lease lasts 40 s.
 	LeaseInterval time.Duration
 	// StatusReportInterval forces a status write even without changes (upstream: 5 min).
@@ -51,6 +53,9 @@ func (c *Config) defaults() {
 	}
 	if c.LeaseInterval == 0 {
 		c.LeaseInterval = 10 * time.Second
+	}
+	if c.KubeletPort == 0 {
+		c.KubeletPort = 10250
 	}
 	if c.StatusReportInterval == 0 {
 		c.StatusReportInterval = 5 * time.Minute
@@ -100,7 +105,7 @@ func (a *Agent) desiredStatus(now metav1.Time) (corev1.NodeStatus, error) {
 			ContainerRuntimeVersion: a.cfg.RuntimeVersion, KubeletVersion: a.cfg.KubeletVersion,
 			OperatingSystem: runtime.GOOS, Architecture: runtime.GOARCH,
 		},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.cfg.KubeletPort}},
 	}, nil
 }
 

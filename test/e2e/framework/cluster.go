@@ -45,6 +45,7 @@ type Cluster struct {
 	etcdPorts  [2]int
 	// portRetries counts restarts after a port turned out to be taken.
 	portRetries int
+	kubeletPort int
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -116,7 +117,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, Bin: Binary(t), DataDir: dir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"),
-		Port: FreePort(t), opts: opts, etcdPorts: [2]int{FreePort(t), FreePort(t)}}
+		Port: FreePort(t), opts: opts, etcdPorts: [2]int{FreePort(t), FreePort(t)}, kubeletPort: FreePort(t)}
 	if opts.Agent {
 		NeedRoot(t)
 		imgDir := filepath.Join(dir, "agent", "images")
@@ -162,7 +163,7 @@ func (c *Cluster) startProcess(t testing.TB) {
 	if !c.opts.Agent {
 		args = append(args, "--disable-agent")
 	} else {
-		args = append(args, "--node-name", "skiff-e2e", "--node-ip", "127.0.0.1")
+		args = append(args, "--node-name", "skiff-e2e", "--node-ip", "127.0.0.1", "--kubelet-port", strconv.Itoa(c.kubeletPort))
 	}
 	args = append(args, c.opts.ExtraArgs...)
 	cmd := exec.Command(c.Bin, args...)
