@@ -466,4 +466,45 @@ spec:
 		_ = follow.Wait()
 		kubectl(t, c, "delete", "pod", "probed", "--wait", "--timeout=60s")
 	})
+
+	t.Run("PreStopThenSIGTERMWithinGrace", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: graceful
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "trap 'echo got-sigterm after $(cat /tmp/prestop); exit 0' TERM; echo started; while [ ! -f /tmp/poststart ]; do sleep 0.2; done; echo saw-poststart; while true; do sleep 1; done"]
+    lifecycle:
+      postStart:
+        exec: {command: ["sh", "-c", "touch /tmp/poststart"]}
+      preStop:
+        exec: {command: ["sh", "-c", "echo prestop-ran > /tmp/prestop"]}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		waitPhase("graceful", corev1.PodRunning)
+		lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer lcancel()
+		follow := c.KubectlCmd(lctx, "logs", "-f", "graceful")
+		var logs strings.Builder
+		follow.Stdout = &logs
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		start := time.Now()
+		kubectl(t, c, "delete", "pod", "graceful", "--wait", "--timeout=60s")
+		took := time.Since(start)
+		_ = follow.Wait()
+		out := logs.String()
+		// The SIGTERM handler prints what the preStop hook wrote: the hook ran first.
+		mustContain(t, out, "started", "saw-poststart", "got-sigterm after prestop-ran")
+		// The handler's line proves the container got SIGTERM (not SIGKILL after the grace period) and exited
+		// on it; the time is reported, not asserted.
+		t.Logf("pod with a preStop hook and a SIGTERM handler deleted in %s (grace period 10s)", took.Round(100*time.Millisecond))
+	})
 }

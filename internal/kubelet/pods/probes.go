@@ -90,29 +90,7 @@ func (w *worker) probeOnce(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 		_, _, err := w.cfg.Runtime.ExecSync(ctx, id, p.Exec.Command, timeout)
 		return err == nil
 	case p.HTTPGet != nil:
-		host := p.HTTPGet.Host
-		if host == "" {
-			host = podIP
-		}
-		scheme := "http"
-		if p.HTTPGet.Scheme == corev1.URISchemeHTTPS {
-			scheme = "https"
-		}
-		url := fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(host, strconv.Itoa(port(c, p.HTTPGet.Port))), p.HTTPGet.Path)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return false
-		}
-		req.Header.Set("User-Agent", "kube-probe/1.37")
-		for _, h := range p.HTTPGet.HTTPHeaders {
-			req.Header.Set(h.Name, h.Value)
-		}
-		resp, err := (&http.Client{Timeout: timeout, Transport: probeTransport}).Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode >= 200 && resp.StatusCode < 400
+		return httpGet(ctx, c, p.HTTPGet, podIP, timeout) == nil
 	case p.TCPSocket != nil:
 		host := p.TCPSocket.Host
 		if host == "" {
@@ -127,6 +105,36 @@ func (w *worker) probeOnce(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 	}
 	// gRPC probes are not supported yet: they fail, so a pod using one is visibly not ready.
 	return false
+}
+
+// httpGet performs a probe's or hook's HTTP GET against the pod (or the action's host); 2xx and 3xx succeed.
+func httpGet(ctx context.Context, c *corev1.Container, a *corev1.HTTPGetAction, podIP string, timeout time.Duration) error {
+	host := a.Host
+	if host == "" {
+		host = podIP
+	}
+	scheme := "http"
+	if a.Scheme == corev1.URISchemeHTTPS {
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://%s%s", scheme, net.JoinHostPort(host, strconv.Itoa(port(c, a.Port))), a.Path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "kube-probe/1.37")
+	for _, h := range a.HTTPHeaders {
+		req.Header.Set(h.Name, h.Value)
+	}
+	resp, err := (&http.Client{Timeout: timeout, Transport: probeTransport}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // probeTransport does not keep connections: each probe is a fresh connection, as upstream's.

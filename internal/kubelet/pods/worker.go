@@ -369,7 +369,17 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return err
 	}
 	w.attempts[c.Name], w.current[c.Name] = attempt, id
-	return w.cfg.Runtime.StartContainer(ctx, id)
+	if err := w.cfg.Runtime.StartContainer(ctx, id); err != nil {
+		return err
+	}
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		// A failed postStart hook kills the container, which then restarts per restartPolicy, as upstream.
+		if err := w.runHook(ctx, c, id, c.Lifecycle.PostStart, podIP, 30*time.Second); err != nil {
+			logErr(pod, "postStart hook of "+c.Name, err)
+			_ = w.cfg.Runtime.StopContainer(ctx, id, 0)
+		}
+	}
+	return nil
 }
 
 // teardown stops the containers within the grace period, removes the sandbox and then the pod object.
@@ -396,12 +406,37 @@ func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = *pod.DeletionGracePeriodSeconds
 	}
-	for _, id := range w.current {
-		if err := w.cfg.Runtime.StopContainer(ctx, id, grace); err != nil {
-			logErr(pod, "stop container", err)
+	deadline := time.Now().Add(time.Duration(grace) * time.Second)
+	// preStop hooks run first, within the grace period; SIGTERM then gets what is left of it.
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		id, ok := w.current[c.Name]
+		if !ok || c.Lifecycle == nil || c.Lifecycle.PreStop == nil || grace == 0 {
+			continue
 		}
-		_ = w.cfg.Runtime.RemoveContainer(ctx, id)
+		if st := w.containerStatus(ctx, c.Name); st == nil || st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		if err := w.runHook(ctx, c, id, c.Lifecycle.PreStop, pod.Status.PodIP, time.Until(deadline)); err != nil {
+			logErr(pod, "preStop hook of "+c.Name, err)
+		}
 	}
+	if left := int64(time.Until(deadline).Seconds()); left < grace {
+		grace = max(left, 1)
+	}
+	// All containers get SIGTERM at once and share the grace period.
+	var wg sync.WaitGroup
+	for _, id := range w.current {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			if err := w.cfg.Runtime.StopContainer(ctx, id, grace); err != nil {
+				logErr(pod, "stop container", err)
+			}
+			_ = w.cfg.Runtime.RemoveContainer(ctx, id)
+		}(id)
+	}
+	wg.Wait()
 	if w.sandbox != "" {
 		if err := w.cfg.Runtime.StopPodSandbox(ctx, w.sandbox); err != nil {
 			logErr(pod, "stop sandbox", err)

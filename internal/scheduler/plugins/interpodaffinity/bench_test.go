@@ -36,7 +36,7 @@ func bigCluster() *framework.Snapshot {
 
 func BenchmarkPreFilterFilter5000Nodes(b *testing.B) {
 	snap := bigCluster()
-	pl := newPlugin(b, nil, &fakeHandle{snap: snap})
+	pl := newPlugin(b, nil, &fakeHandle{Snap: snap})
 	// app-10's pods include some with anti-affinity to app-10, so every part of Filter has work.
 	self := map[string]string{"app": "app-10"}
 	pod := st.MakePod().Name("incoming").Label("app", "app-10").Affinity(aff{
@@ -66,7 +66,7 @@ func BenchmarkPreFilterFilter5000Nodes(b *testing.B) {
 
 func BenchmarkPreScoreScore5000Nodes(b *testing.B) {
 	snap := bigCluster()
-	pl := newPlugin(b, nil, &fakeHandle{snap: snap})
+	pl := newPlugin(b, nil, &fakeHandle{Snap: snap})
 	pod := st.MakePod().Name("incoming").Label("app", "app-5").Affinity(aff{
 		prefer:    []corev1.WeightedPodAffinityTerm{weighted(5, term(zone, map[string]string{"app": "app-3"}))},
 		preferNot: []corev1.WeightedPodAffinityTerm{weighted(5, term(hostname, map[string]string{"app": "app-5"}))},

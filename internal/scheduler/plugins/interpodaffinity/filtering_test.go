@@ -273,9 +273,9 @@ func TestFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := newSnapshot(nodes(), tt.pods)
-			var h framework.Handle = &fakeHandle{snap: snap}
+			var h framework.Handle = &fakeHandle{Snap: snap}
 			if tt.nsLister != nil {
-				h = &nsHandle{fakeHandle: fakeHandle{snap: snap}, lister: tt.nsLister}
+				h = &nsHandle{fakeHandle: fakeHandle{Snap: snap}, lister: tt.nsLister}
 			}
 			pl := newPlugin(t, nil, h)
 			cs := framework.NewCycleState()
@@ -312,7 +312,7 @@ func TestPreemptionExtensions(t *testing.T) {
 	s1Pod := st.MakePod().Name("e1").Node("node-a").Label("security", "S1").Obj()
 	pod := st.MakePod().Name("p").Affinity(aff{anti: []corev1.PodAffinityTerm{term(hostname, s1)}}.obj()).Obj()
 	snap := snapWith(s1Pod)
-	pl := newPlugin(t, nil, &fakeHandle{snap: snap})
+	pl := newPlugin(t, nil, &fakeHandle{Snap: snap})
 	cs := framework.NewCycleState()
 	if _, s := pl.PreFilter(ctx, cs, pod); !s.IsSuccess() {
 		t.Fatal(s.Message())
@@ -332,7 +332,7 @@ func TestPreemptionExtensions(t *testing.T) {
 	repel := st.MakePod().Name("e2").Node("node-b").Affinity(aff{anti: []corev1.PodAffinityTerm{term(zone, web)}}.obj()).Obj()
 	webPod := st.MakePod().Name("p2").Label("app", "web").Obj()
 	snap = snapWith(repel)
-	pl = newPlugin(t, nil, &fakeHandle{snap: snap})
+	pl = newPlugin(t, nil, &fakeHandle{Snap: snap})
 	cs = framework.NewCycleState()
 	if _, s := pl.PreFilter(ctx, cs, webPod); !s.IsSuccess() {
 		t.Fatal(s.Message())
@@ -348,7 +348,7 @@ func TestPreemptionExtensions(t *testing.T) {
 	// Adding a pod whose anti-affinity repels the incoming pod when none did before.
 	antiPod := st.MakePod().Name("p4").Label("app", "web").Affinity(aff{anti: []corev1.PodAffinityTerm{term(hostname, s1)}}.obj()).Obj()
 	snap = snapWith()
-	pl = newPlugin(t, nil, &fakeHandle{snap: snap})
+	pl = newPlugin(t, nil, &fakeHandle{Snap: snap})
 	cs = framework.NewCycleState()
 	if _, s := pl.PreFilter(ctx, cs, antiPod); !s.IsSuccess() {
 		t.Fatal(s.Message())
@@ -362,7 +362,7 @@ func TestPreemptionExtensions(t *testing.T) {
 	// Required affinity: adding a matching pod on node-x satisfies zone2.
 	affPod := st.MakePod().Name("p3").Affinity(aff{req: []corev1.PodAffinityTerm{term(zone, s1)}}.obj()).Obj()
 	snap = snapWith(st.MakePod().Name("e3").Node("node-a").Label("security", "S1").Obj())
-	pl = newPlugin(t, nil, &fakeHandle{snap: snap})
+	pl = newPlugin(t, nil, &fakeHandle{Snap: snap})
 	cs = framework.NewCycleState()
 	if _, s := pl.PreFilter(ctx, cs, affPod); !s.IsSuccess() {
 		t.Fatal(s.Message())
@@ -437,7 +437,7 @@ func TestTermMatches(t *testing.T) {
 }
 
 func TestNewArgs(t *testing.T) {
-	h := &fakeHandle{snap: newSnapshot(nil, nil)}
+	h := &fakeHandle{Snap: newSnapshot(nil, nil)}
 	w0, w5, w101 := int32(0), int32(5), int32(101)
 	for _, a := range []runtime.Object{nil, &configv1.InterPodAffinityArgs{}, &configv1.InterPodAffinityArgs{HardPodAffinityWeight: &w0}, &configv1.InterPodAffinityArgs{HardPodAffinityWeight: &w5}} {
 		if _, err := New(a, h); err != nil {
@@ -458,7 +458,7 @@ func TestNewArgs(t *testing.T) {
 }
 
 func TestEventsToRegister(t *testing.T) {
-	pl := newPlugin(t, nil, &fakeHandle{snap: newSnapshot(nil, nil)})
+	pl := newPlugin(t, nil, &fakeHandle{Snap: newSnapshot(nil, nil)})
 	var pod, node framework.ActionType
 	for _, e := range pl.EventsToRegister() {
 		switch e.Resource {

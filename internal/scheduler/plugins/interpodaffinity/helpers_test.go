@@ -1,58 +1,20 @@
 package interpodaffinity
 
 import (
-	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/events"
 
 	"skiff/internal/scheduler/framework"
+	st "skiff/internal/scheduler/testing"
 )
 
-// fakeHandle serves a fixed snapshot.
-type fakeHandle struct{ snap *framework.Snapshot }
+// The fake handle and snapshot builder are shared by the plugin tests.
+type fakeHandle = st.FakeHandle
 
-func (h *fakeHandle) SnapshotSharedLister() framework.SharedLister {
-	if h.snap == nil {
-		return nil
-	}
-	return h.snap
-}
-func (h *fakeHandle) ClientSet() kubernetes.Interface     { return nil }
-func (h *fakeHandle) EventRecorder() events.EventRecorder { return nil }
-func (h *fakeHandle) RunFilterPlugins(context.Context, *framework.CycleState, *corev1.Pod, *framework.NodeInfo) *framework.Status {
-	return nil
-}
-func (h *fakeHandle) RunPreFilterExtensionRemovePod(context.Context, *framework.CycleState, *corev1.Pod, *framework.PodInfo, *framework.NodeInfo) *framework.Status {
-	return nil
-}
-func (h *fakeHandle) RunPreFilterExtensionAddPod(context.Context, *framework.CycleState, *corev1.Pod, *framework.PodInfo, *framework.NodeInfo) *framework.Status {
-	return nil
-}
-
-var _ framework.Handle = &fakeHandle{}
-
-// newSnapshot puts each pod on the node named by its spec.nodeName.
-func newSnapshot(nodes []*corev1.Node, pods []*corev1.Pod) *framework.Snapshot {
-	infos := make([]*framework.NodeInfo, 0, len(nodes))
-	byName := map[string]*framework.NodeInfo{}
-	for _, n := range nodes {
-		ni := framework.NewNodeInfo()
-		ni.SetNode(n)
-		infos = append(infos, ni)
-		byName[n.Name] = ni
-	}
-	for _, p := range pods {
-		if ni := byName[p.Spec.NodeName]; ni != nil {
-			ni.AddPod(framework.NewPodInfo(p))
-		}
-	}
-	return framework.NewSnapshot(infos)
-}
+var newSnapshot = st.NewSnapshot
 
 func newPlugin(t testing.TB, args runtime.Object, h framework.Handle) *InterPodAffinity {
 	t.Helper()

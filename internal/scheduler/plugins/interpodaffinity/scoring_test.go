@@ -141,7 +141,7 @@ func TestScore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			snap := newSnapshot(threeNodes, tt.pods)
-			pl := newPlugin(t, tt.args, &fakeHandle{snap: snap})
+			pl := newPlugin(t, tt.args, &fakeHandle{Snap: snap})
 			cs := framework.NewCycleState()
 			s := pl.PreScore(ctx, cs, tt.pod, snap.List())
 			if tt.skip {
@@ -178,7 +178,7 @@ func TestScore(t *testing.T) {
 
 func TestScoreWithoutPreScoreIsError(t *testing.T) {
 	snap := newSnapshot(nodes(), nil)
-	pl := newPlugin(t, nil, &fakeHandle{snap: snap})
+	pl := newPlugin(t, nil, &fakeHandle{Snap: snap})
 	ni, _ := snap.Get("node-a")
 	if _, s := pl.Score(context.Background(), framework.NewCycleState(), st.MakePod().Obj(), ni); s.Code() != framework.Error {
 		t.Fatalf("got %v, want Error", s.Code())

@@ -398,7 +398,7 @@ func TestNewArgs(t *testing.T) {
 		&configv1.PodTopologySpreadArgs{DefaultingType: configv1.ListDefaulting, DefaultConstraints: []corev1.TopologySpreadConstraint{
 			{MaxSkew: 1, TopologyKey: zone, WhenUnsatisfiable: dns}, {MaxSkew: 2, TopologyKey: zone, WhenUnsatisfiable: sa}}}}
 	for _, a := range good {
-		if _, err := New(a, &fakeHandle{snap: snap}); err != nil {
+		if _, err := New(a, &fakeHandle{Snap: snap}); err != nil {
 			t.Errorf("%v: %v", a, err)
 		}
 	}
@@ -415,7 +415,7 @@ func TestNewArgs(t *testing.T) {
 			{MaxSkew: 1, TopologyKey: zone, WhenUnsatisfiable: dns, LabelSelector: &metav1.LabelSelector{}}}},
 	}
 	for _, a := range bad {
-		if _, err := New(a, &fakeHandle{snap: snap}); err == nil {
+		if _, err := New(a, &fakeHandle{Snap: snap}); err == nil {
 			t.Errorf("%#v: want an error", a)
 		}
 	}

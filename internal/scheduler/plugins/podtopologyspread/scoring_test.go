@@ -212,7 +212,7 @@ func TestSystemDefaultingWithListers(t *testing.T) {
 	pods := []*corev1.Pod{web("a1", "node-a"), web("a2", "node-a"), web("a3", "node-a"), web("b1", "node-b")}
 	snap := newSnapshot(nodes, pods)
 	factory := informers.NewSharedInformerFactory(nil, 0)
-	h := &informerHandle{fakeHandle: fakeHandle{snap: snap}, factory: factory}
+	h := &informerHandle{fakeHandle: fakeHandle{Snap: snap}, factory: factory}
 	p, err := New(nil, h)
 	if err != nil {
 		t.Fatal(err)
