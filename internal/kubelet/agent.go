@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	remote "k8s.io/cri-client/pkg"
 
 	"skiff/internal/images"
@@ -127,8 +129,11 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	}
 	ready <- nil
 	go agent.Run(ctx)
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	defer broadcaster.Shutdown()
 	mgr := pods.New(pods.Config{NodeName: agent.Name(), NodeIP: agent.IP(), Client: client, Runtime: rs, Images: is,
-		LogDir: filepath.Join(agentDir, "pods")})
+		LogDir: filepath.Join(agentDir, "pods"), Recorder: broadcaster.NewRecorder(scheme.Scheme, "kubelet")})
 	mgr.Run(ctx)
 	return nil
 }

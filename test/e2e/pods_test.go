@@ -151,6 +151,16 @@ func TestPodsRunOnContainerd(t *testing.T) {
 		mustContain(t, out, "CrashLoopBackOff")
 		out = kubectl(t, c, "logs", "crash", "--previous")
 		mustContain(t, out, "dying")
+		// The agent's events show in kubectl describe, as a kubelet's do.
+		eventually(t, 20*time.Second, func() error {
+			out := kubectl(t, c, "describe", "pod", "crash")
+			for _, want := range []string{"Scheduled", "Pulled", "Created", "Started", "BackOff"} {
+				if !strings.Contains(out, want) {
+					return fmt.Errorf("describe has no %s event:\n%s", want, out)
+				}
+			}
+			return nil
+		})
 		kubectl(t, c, "delete", "pod", "crash", "--wait", "--timeout=60s")
 	})
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	internalapi "k8s.io/cri-api/pkg/apis"
 )
 
@@ -27,6 +28,9 @@ type Config struct {
 	LogDir string
 	// SyncInterval is how often workers look at their containers (upstream's PLEG relists every second).
 	SyncInterval time.Duration
+	// Recorder receives the pod events upstream's kubelet emits (Pulled, Created, Started, Killing, BackOff,
+	// Unhealthy, Failed); nil records nothing.
+	Recorder events.EventRecorder
 }
 
 // Manager starts and stops one worker per pod on this node.

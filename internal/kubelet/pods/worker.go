@@ -51,6 +51,13 @@ func newWorker(cfg Config, pod *corev1.Pod) *worker {
 		lastTerminated: map[string]*runtimeapi.ContainerStatus{}, probes: map[string]*probes{}, unready: map[string]bool{}}
 }
 
+// event records a pod event, as upstream's kubelet words them.
+func (w *worker) event(pod *corev1.Pod, typ, reason, format string, args ...any) {
+	if w.cfg.Recorder != nil {
+		w.cfg.Recorder.Eventf(pod, nil, typ, reason, reason, format, args...)
+	}
+}
+
 func (w *worker) setPod(p *corev1.Pod) {
 	w.mu.Lock()
 	w.pod = p
@@ -170,6 +177,7 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 				}
 				if restart {
 					logErr(pod, "probe", fmt.Errorf("%s", why))
+					w.event(pod, corev1.EventTypeNormal, "Killing", "%s", why)
 					grace := int64(30)
 					if pod.Spec.TerminationGracePeriodSeconds != nil {
 						grace = *pod.Spec.TerminationGracePeriodSeconds
@@ -193,6 +201,9 @@ func (w *worker) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.C
 	restart := st == nil
 	if st != nil && st.State == runtimeapi.ContainerState_CONTAINER_EXITED && restartable(st) {
 		if wait := w.backoff.wait(c.Name, st, now); wait > 0 {
+			if prev := w.waiting[c.Name]; prev == nil || prev.Reason != "CrashLoopBackOff" {
+				w.event(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+			}
 			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", w.backoff.current(c.Name), c.Name, pod.Name, pod.Namespace, pod.UID)}
 		} else {
@@ -217,6 +228,7 @@ func (w *worker) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.C
 			w.pullBackoff.failed(c.Name, now, pe.msg)
 			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: pe.msg}
 		case errors.As(err, &ce):
+			w.event(pod, corev1.EventTypeWarning, "Failed", "Error: %s", ce.msg)
 			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: ce.msg}
 		case err != nil:
 			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
@@ -311,18 +323,27 @@ func (w *worker) containerStatus(ctx context.Context, name string) *runtimeapi.C
 	return resp.Status
 }
 
-func (w *worker) ensureImage(ctx context.Context, c *corev1.Container) error {
+func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
 	spec := &runtimeapi.ImageSpec{Image: c.Image}
 	if c.ImagePullPolicy != corev1.PullAlways {
 		if st, err := w.cfg.Images.ImageStatus(ctx, spec, false); err == nil && st.Image != nil {
+			w.event(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 			return nil
 		}
 		if c.ImagePullPolicy == corev1.PullNever {
-			return fmt.Errorf("ErrImageNeverPull: container image %q is not present with pull policy of Never", c.Image)
+			err := fmt.Errorf("ErrImageNeverPull: container image %q is not present with pull policy of Never", c.Image)
+			w.event(pod, corev1.EventTypeWarning, "ErrImageNeverPull", "%v", err)
+			return err
 		}
 	}
-	_, err := w.cfg.Images.PullImage(ctx, spec, nil, w.sbConfig)
-	return err
+	w.event(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	start := time.Now()
+	if _, err := w.cfg.Images.PullImage(ctx, spec, nil, w.sbConfig); err != nil {
+		w.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		return err
+	}
+	w.event(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // volumeSyncInterval is how often ConfigMap and Secret volumes are refreshed from the API.
@@ -334,7 +355,7 @@ type pullError struct{ msg string }
 func (e *pullError) Error() string { return e.msg }
 
 func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) error {
-	if err := w.ensureImage(ctx, c); err != nil {
+	if err := w.ensureImage(ctx, pod, c); err != nil {
 		return &pullError{msg: err.Error()}
 	}
 	env, vars, err := w.buildEnv(ctx, pod, c, podIP)
@@ -369,9 +390,12 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return err
 	}
 	w.attempts[c.Name], w.current[c.Name] = attempt, id
+	w.event(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	if err := w.cfg.Runtime.StartContainer(ctx, id); err != nil {
+		w.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return err
 	}
+	w.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		// A failed postStart hook kills the container, which then restarts per restartPolicy, as upstream.
 		if err := w.runHook(ctx, c, id, c.Lifecycle.PostStart, podIP, 30*time.Second); err != nil {
@@ -423,6 +447,9 @@ func (w *worker) teardownRuntime(ctx context.Context, pod *corev1.Pod) bool {
 	}
 	if left := int64(time.Until(deadline).Seconds()); left < grace {
 		grace = max(left, 1)
+	}
+	for name := range w.current {
+		w.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
 	}
 	// All containers get SIGTERM at once and share the grace period.
 	var wg sync.WaitGroup
