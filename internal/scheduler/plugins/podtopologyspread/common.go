@@ -1,15 +1,12 @@
 package podtopologyspread
 
 import (
-	"context"
-	"math"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 
@@ -273,20 +270,5 @@ func ownerLabelsSelector(pod *corev1.Pod) labels.Selector {
 	return labels.SelectorFromSet(set)
 }
 
-// parallelism is upstream's default number of goroutines for per-node work.
-const parallelism = 16
-
-// parallelizeUntil runs fn over [0,pieces) in chunks on parallel workers, stopping early when ctx is done.
-func parallelizeUntil(ctx context.Context, pieces int, fn func(int)) {
-	if pieces == 0 {
-		return
-	}
-	chunk := int(math.Sqrt(float64(pieces)))
-	if r := pieces/parallelism + 1; chunk > r {
-		chunk = r
-	}
-	if chunk < 1 {
-		chunk = 1
-	}
-	workqueue.ParallelizeUntil(ctx, parallelism, pieces, fn, workqueue.WithChunkSize(chunk))
-}
+// parallelizeUntil is the framework's per-node parallel loop.
+var parallelizeUntil = framework.ParallelizeUntil
