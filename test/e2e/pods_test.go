@@ -517,4 +517,33 @@ spec:
 		// on it; the time is reported, not asserted.
 		t.Logf("pod with a preStop hook and a SIGTERM handler deleted in %s (grace period 10s)", took.Round(100*time.Millisecond))
 	})
+
+	t.Run("OOMKilled", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: hungry
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: skiff.local/testserver:1
+    imagePullPolicy: Never
+    resources:
+      limits: {memory: 32Mi}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("hungry", corev1.PodRunning)
+		// Ask the test server for far more memory than its limit: the kernel kills it.
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + p.Status.PodIP + ":8080/alloc?mb=256")
+		if err == nil {
+			resp.Body.Close()
+		}
+		failed := waitPhase("hungry", corev1.PodFailed)
+		term := failed.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.Reason != "OOMKilled" || term.ExitCode != 137 {
+			t.Fatalf("terminated state %+v, want OOMKilled with exit code 137", failed.Status.ContainerStatuses[0].State)
+		}
+		kubectl(t, c, "delete", "pod", "hungry", "--wait", "--timeout=60s")
+	})
 }

@@ -173,6 +173,7 @@ func serveLogs(w http.ResponseWriter, r *http.Request, dir string) {
 		flusher.Flush()
 	}
 	partial := ""
+	gone := false
 	for {
 		line, err := rd.ReadString('\n')
 		partial += line
@@ -186,14 +187,19 @@ func serveLogs(w http.ResponseWriter, r *http.Request, dir string) {
 			partial = ""
 			continue
 		}
+		if gone {
+			// The file was removed and everything written before that has now been read.
+			return
+		}
 		select {
 		case <-r.Context().Done():
 			return
 		case <-time.After(200 * time.Millisecond):
 		}
 		if _, serr := os.Stat(file); serr != nil {
+			// Read what was written before the removal (the open file still has it), then stop.
 			slog.Debug("log file gone", "file", file)
-			return
+			gone = true
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	remote "k8s.io/cri-client/pkg"
 )
 
 // Options choose how the server runs.
@@ -331,6 +332,18 @@ func (c *Cluster) removeAllPods() {
 	for ctx.Err() == nil {
 		pods, err := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 		if err == nil && len(pods.Items) == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Finished pods leave the API at once, before their sandboxes are torn down: wait for the runtime too,
+	// or the server stops mid-teardown and a network namespace is left behind.
+	rs, err := remote.NewRemoteRuntimeService(ctx, "unix://"+filepath.Join(c.DataDir, "agent", "containerd", "containerd.sock"), 5*time.Second, nil, false)
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if sbs, err := rs.ListPodSandbox(ctx, nil); err == nil && len(sbs) == 0 {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
