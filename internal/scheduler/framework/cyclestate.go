@@ -1,6 +1,9 @@
 package framework
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // StateKey names a plugin's data in the CycleState.
 type StateKey string
@@ -67,3 +70,18 @@ var ErrNotFound = errNotFound{}
 type errNotFound struct{}
 
 func (errNotFound) Error() string { return "not found" }
+
+// ReadState reads the data a plugin stored under key and checks its type, so each plugin does not repeat the
+// read-and-assert dance.
+func ReadState[T StateData](cs *CycleState, key StateKey) (T, error) {
+	var zero T
+	d, err := cs.Read(key)
+	if err != nil {
+		return zero, fmt.Errorf("error reading %q from cycleState: %w", key, err)
+	}
+	s, ok := d.(T)
+	if !ok {
+		return zero, fmt.Errorf("cycleState %q holds %T, not %T", key, d, zero)
+	}
+	return s, nil
+}

@@ -256,15 +256,7 @@ func (pl *InterPodAffinity) updateWithPod(cs *framework.CycleState, pi *framewor
 }
 
 func getPreFilterState(cs *framework.CycleState) (*preFilterState, error) {
-	d, err := cs.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("error reading %q from cycleState: %w", preFilterStateKey, err)
-	}
-	s, ok := d.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%+v  convert to interpodaffinity.state error", d)
-	}
-	return s, nil
+	return framework.ReadState[*preFilterState](cs, preFilterStateKey)
 }
 
 // satisfyExistingPodsAntiAffinity: no existing pod's required anti-affinity matching the pod covers a

@@ -139,15 +139,7 @@ func (pl *InterPodAffinity) processExistingPod(m scoreMap, incoming *podTerms, n
 }
 
 func getPreScoreState(cs *framework.CycleState) (*preScoreState, error) {
-	d, err := cs.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %q from cycleState: %w", preScoreStateKey, err)
-	}
-	s, ok := d.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("%+v  convert to interpodaffinity.preScoreState error", d)
-	}
-	return s, nil
+	return framework.ReadState[*preScoreState](cs, preScoreStateKey)
 }
 
 // Score sums the weights of the node's topology pairs: positive for affinity, negative for anti-affinity.

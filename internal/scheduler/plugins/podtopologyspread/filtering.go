@@ -222,15 +222,7 @@ func (pl *PodTopologySpread) updateWithPod(cs *framework.CycleState, preemptor *
 }
 
 func getPreFilterState(cs *framework.CycleState) (*preFilterState, error) {
-	d, err := cs.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycleState: %w", preFilterStateKey, err)
-	}
-	s, ok := d.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%+v convert to podtopologyspread.preFilterState error", d)
-	}
-	return s, nil
+	return framework.ReadState[*preFilterState](cs, preFilterStateKey)
 }
 
 // Filter rejects a node where placing the pod would make some constraint's skew exceed maxSkew:

@@ -128,15 +128,7 @@ func (pl *PodTopologySpread) initPreScoreState(s *preScoreState, pod *corev1.Pod
 }
 
 func getPreScoreState(cs *framework.CycleState) (*preScoreState, error) {
-	d, err := cs.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("error reading %q from cycleState: %w", preScoreStateKey, err)
-	}
-	s, ok := d.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("%+v convert to podtopologyspread.preScoreState error", d)
-	}
-	return s, nil
+	return framework.ReadState[*preScoreState](cs, preScoreStateKey)
 }
 
 // Score sums, over the constraints, matching pods in the node's domain times the constraint's weight plus
