@@ -92,6 +92,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, ri *Re
 		s.evict(w, r, ri, res)
 	case "log":
 		s.podLogs(w, r, ri, res)
+	case "exec", "attach", "portforward":
+		s.podStream(w, r, ri, res)
 	default:
 		// log, exec, attach, portforward, proxy, token: served by the node agent and security work.
 		s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusNotImplemented, ri.Verb, res.GroupResource(), ri.Name,

@@ -384,7 +384,11 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		Mounts:     mounts,
 		Linux:      &runtimeapi.LinuxContainerConfig{Resources: resources(c)},
 		LogPath:    filepath.Join(c.Name, fmt.Sprintf("%d.log", attempt)),
-		Labels:     map[string]string{"io.kubernetes.container.name": c.Name, "io.kubernetes.pod.uid": string(pod.UID)},
+		Labels: map[string]string{"io.kubernetes.container.name": c.Name, "io.kubernetes.pod.uid": string(pod.UID),
+			"io.kubernetes.pod.name": pod.Name, "io.kubernetes.pod.namespace": pod.Namespace},
+		Stdin:     c.Stdin,
+		StdinOnce: c.StdinOnce,
+		Tty:       c.TTY,
 	}, w.sbConfig)
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package server is the node agent's HTTPS endpoint (port 10250 by default), which the API server calls for
-// what users ask of running containers: today container logs (`kubectl logs`, with follow, previous,
-// tailLines, sinceSeconds, timestamps). Only clients with a certificate from the cluster CA named
+// what users ask of running containers: container logs (`kubectl logs`, with follow, previous, tailLines,
+// sinceSeconds, timestamps), exec, attach and port-forward (stream.go). Only clients with a certificate from the cluster CA named
 // kube-apiserver-kubelet-client are served.
 package server
 
@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	internalapi "k8s.io/cri-api/pkg/apis"
 )
 
 // APIServerClientName is the certificate CommonName the API server presents.
@@ -30,7 +32,12 @@ type Config struct {
 	TLS     *tls.Config
 	// PodLogDir is where pod logs live: <dir>/<ns>_<pod>_<uid>/<container>/<attempt>.log.
 	PodLogDir string
+	// Runtime is the CRI runtime that serves exec, attach and port-forward streams.
+	Runtime Runtime
 }
+
+// Runtime is the CRI runtime service.
+type Runtime = internalapi.RuntimeService
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
@@ -38,6 +45,11 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", func(w http.ResponseWriter, r *http.Request) {
 		serveLogs(w, r, cfg.PodLogDir)
 	})
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /exec/{ns}/{pod}/{container}", func(w http.ResponseWriter, r *http.Request) { serveExec(w, r, cfg.Runtime, false) })
+		mux.HandleFunc(m+" /attach/{ns}/{pod}/{container}", func(w http.ResponseWriter, r *http.Request) { serveExec(w, r, cfg.Runtime, true) })
+		mux.HandleFunc(m+" /portForward/{ns}/{pod}", func(w http.ResponseWriter, r *http.Request) { servePortForward(w, r, cfg.Runtime) })
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.VerifiedChains[0][0].Subject.CommonName != APIServerClientName {

@@ -30,6 +30,8 @@ var applets = []string{
 	"sh", "ls", "cat", "echo", "sleep", "wget", "nslookup", "httpd", "env", "printenv", "id",
 	"hostname", "ps", "kill", "mkdir", "rm", "touch", "date", "head", "tail", "grep", "true",
 	"false", "test", "[", "sed", "awk", "nc", "timeout", "vi", "mount", "df", "free", "top",
+	"tar", "wc", "md5sum", "sha256sum", "stty", "cp", "mv", "chmod", "tr", "cut", "sort", "uniq", "stat", "seq",
+	"xargs", "find", "tee", "dd", "tty", "umount", "ln", "readlink", "basename", "dirname", "pwd", "uname",
 }
 
 // fallbacks stand in for applets that some busybox builds lack (Debian's
