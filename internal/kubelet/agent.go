@@ -17,7 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	remote "k8s.io/cri-client/pkg"
 
 	"skiff/internal/images"
@@ -129,11 +130,11 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	}
 	ready <- nil
 	go agent.Run(ctx)
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	mgr := pods.New(pods.Config{NodeName: agent.Name(), NodeIP: agent.IP(), Client: client, Runtime: rs, Images: is,
-		LogDir: filepath.Join(agentDir, "pods"), Recorder: broadcaster.NewRecorder(scheme.Scheme, "kubelet")})
+		LogDir: filepath.Join(agentDir, "pods"), Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: agent.Name()})})
 	mgr.Run(ctx)
 	return nil
 }

@@ -387,6 +387,14 @@ spec:
       httpGet: {path: /healthz, port: http}
       periodSeconds: 1
       failureThreshold: 1
+  - name: rpc
+    image: skiff.local/testserver:1
+    imagePullPolicy: Never
+    args: ["--http-port=8081", "--grpc-port=9091"]
+    readinessProbe:
+      grpc: {port: 9091}
+      periodSeconds: 1
+      failureThreshold: 1
   - name: flaky
     image: docker.io/library/busybox:1.36
     imagePullPolicy: Never
@@ -417,22 +425,24 @@ spec:
 			}
 			return nil
 		})
-		// Readiness follows the web container's /healthz.
+		// Readiness follows the web container's /healthz and the rpc container's gRPC health service.
 		eventually(t, 30*time.Second, func() error {
 			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "probed", metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
-			if !cs(p, "web").Ready {
-				return fmt.Errorf("web not ready yet")
+			if !cs(p, "web").Ready || !cs(p, "rpc").Ready {
+				return fmt.Errorf("web ready %v, rpc ready %v", cs(p, "web").Ready, cs(p, "rpc").Ready)
 			}
 			return nil
 		})
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+p.Status.PodIP+":8080/healthz/fail", "text/plain", nil)
-		if err != nil {
-			t.Fatal(err)
+		for _, port := range []string{"8080", "8081"} {
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+p.Status.PodIP+":"+port+"/healthz/fail", "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
 		}
-		resp.Body.Close()
 		eventually(t, 30*time.Second, func() error {
 			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "probed", metav1.GetOptions{})
 			if err != nil {
@@ -442,14 +452,33 @@ spec:
 			for _, cond := range p.Status.Conditions {
 				ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
 			}
-			if cs(p, "web").Ready || ready {
-				return fmt.Errorf("still ready after /healthz failed")
+			if cs(p, "web").Ready || cs(p, "rpc").Ready || ready {
+				return fmt.Errorf("still ready after the health checks failed")
+			}
+			return nil
+		})
+		// Each failed probe is an Unhealthy event saying why, in upstream's words.
+		eventually(t, 30*time.Second, func() error {
+			evs, err := c.Client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=probed,reason=Unhealthy"})
+			if err != nil {
+				return err
+			}
+			var msgs []string
+			for _, e := range evs.Items {
+				msgs = append(msgs, e.Message)
+			}
+			all := strings.Join(msgs, "\n")
+			for _, want := range []string{"Liveness probe failed: ", "Readiness probe failed: HTTP probe failed with statuscode: 500",
+				`Readiness probe failed: service unhealthy (responded with "NOT_SERVING")`} {
+				if !strings.Contains(all, want) {
+					return fmt.Errorf("no event %q among %q", want, msgs)
+				}
 			}
 			return nil
 		})
 		// kubectl picks the first container itself; the API asks for one.
 		_, err = c.Client.CoreV1().Pods("default").GetLogs("probed", &corev1.PodLogOptions{}).Stream(ctx)
-		if err == nil || !strings.Contains(err.Error(), "a container name must be specified for pod probed, choose one of: [web flaky]") {
+		if err == nil || !strings.Contains(err.Error(), "a container name must be specified for pod probed, choose one of: [web rpc flaky]") {
 			t.Fatalf("logs without a container: %v", err)
 		}
 		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)

@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 	internalapi "k8s.io/cri-api/pkg/apis"
 )
 
@@ -30,7 +30,7 @@ type Config struct {
 	SyncInterval time.Duration
 	// Recorder receives the pod events upstream's kubelet emits (Pulled, Created, Started, Killing, BackOff,
 	// Unhealthy, Failed); nil records nothing.
-	Recorder events.EventRecorder
+	Recorder record.EventRecorder
 }
 
 // Manager starts and stops one worker per pod on this node.

@@ -2,11 +2,17 @@ package pods
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -48,7 +54,12 @@ func (w *worker) runProbes(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 			return false
 		}
 		s.lastRun = now
-		if w.probeOnce(ctx, pod, c, st.Id, p, podIP) {
+		ok, msg := w.probeOnce(ctx, pod, c, st.Id, p, podIP)
+		if !ok {
+			// As upstream: every failed probe is a Warning event (the recorder folds repeats into a count).
+			w.event(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind(p, c), msg)
+		}
+		if ok {
 			s.successes++
 			s.failures = 0
 			if s.successes >= max(p.SuccessThreshold, 1) {
@@ -81,30 +92,72 @@ func (w *worker) runProbes(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 	return ps.readiness.ok, false, ""
 }
 
-// probeOnce runs one probe: exec through CRI, HTTP GET or a TCP connection to the pod.
-func (w *worker) probeOnce(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, p *corev1.Probe, podIP string) bool {
+// probeOnce runs one probe: exec through CRI, HTTP GET, a TCP connection or a gRPC health check against the
+// pod. On failure it says why, in upstream's words.
+func (w *worker) probeOnce(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, p *corev1.Probe, podIP string) (bool, string) {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	switch {
 	case p.Exec != nil:
 		// A non-zero exit comes back as an error from the runtime client.
-		_, _, err := w.cfg.Runtime.ExecSync(ctx, id, p.Exec.Command, timeout)
-		return err == nil
+		stdout, stderr, err := w.cfg.Runtime.ExecSync(ctx, id, p.Exec.Command, timeout)
+		if err != nil {
+			// As upstream: the message is the command's output (empty if it printed nothing), unless the
+			// command could not run at all.
+			if _, ok := err.(interface{ ExitStatus() int }); ok {
+				return false, strings.TrimSpace(string(stdout) + string(stderr))
+			}
+			return false, err.Error()
+		}
+		return true, ""
 	case p.HTTPGet != nil:
-		return httpGet(ctx, c, p.HTTPGet, podIP, timeout) == nil
+		if err := httpGet(ctx, c, p.HTTPGet, podIP, timeout); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
 	case p.TCPSocket != nil:
 		host := p.TCPSocket.Host
 		if host == "" {
 			host = podIP
 		}
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port(c, p.TCPSocket.Port))), timeout)
+		addr := net.JoinHostPort(host, strconv.Itoa(port(c, p.TCPSocket.Port)))
+		conn, err := net.DialTimeout("tcp", addr, timeout)
 		if err != nil {
-			return false
+			return false, fmt.Sprintf("dial tcp %s: %v", addr, errors.Unwrap(err))
 		}
 		conn.Close()
-		return true
+		return true, ""
+	case p.GRPC != nil:
+		return grpcProbe(ctx, podIP, p.GRPC, timeout)
 	}
-	// gRPC probes are not supported yet: they fail, so a pod using one is visibly not ready.
-	return false
+	return false, "probe has no handler"
+}
+
+// grpcProbe asks the pod's gRPC health service (grpc.health.v1.Health/Check) as upstream's gRPC prober:
+// SERVING succeeds, anything else fails.
+func grpcProbe(ctx context.Context, podIP string, a *corev1.GRPCAction, timeout time.Duration) (bool, string) {
+	addr := net.JoinHostPort(podIP, strconv.Itoa(int(a.Port)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent("kube-probe/1.37"))
+	if err != nil {
+		return false, fmt.Sprintf("failed to connect service %q: %v", addr, err)
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	service := ""
+	if a.Service != nil {
+		service = *a.Service
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{Service: service}, grpc.WaitForReady(true))
+	if err != nil {
+		if cctx.Err() != nil {
+			return false, fmt.Sprintf("timeout: failed to connect service %q within %s: %v", addr, timeout, err)
+		}
+		return false, fmt.Sprintf("error: health rpc probe failed: %v", err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return false, fmt.Sprintf("service unhealthy (responded with %q)", resp.GetStatus().String())
+	}
+	return true, ""
 }
 
 // httpGet performs a probe's or hook's HTTP GET against the pod (or the action's host); 2xx and 3xx succeed.
@@ -132,9 +185,20 @@ func httpGet(ctx context.Context, c *corev1.Container, a *corev1.HTTPGetAction, 
 	}
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
+		return fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// kind names the probe as events do: Startup, Liveness or Readiness.
+func kind(p *corev1.Probe, c *corev1.Container) string {
+	switch p {
+	case c.StartupProbe:
+		return "Startup"
+	case c.LivenessProbe:
+		return "Liveness"
+	}
+	return "Readiness"
 }
 
 // probeTransport does not keep connections: each probe is a fresh connection, as upstream's.

@@ -54,7 +54,9 @@ func newWorker(cfg Config, pod *corev1.Pod) *worker {
 // event records a pod event, as upstream's kubelet words them.
 func (w *worker) event(pod *corev1.Pod, typ, reason, format string, args ...any) {
 	if w.cfg.Recorder != nil {
-		w.cfg.Recorder.Eventf(pod, nil, typ, reason, reason, format, args...)
+		// Core v1 events, as upstream's kubelet records them: repeats of one event (a probe failing every
+		// period) fold into one event with a count.
+		w.cfg.Recorder.Eventf(pod, typ, reason, format, args...)
 	}
 }
 

@@ -1,7 +1,9 @@
 // Command testserver is skiff's offline test workload, modelled on upstream's
 // agnhost "netexec" and "serve-hostname".
 //
-//	testserver [--http-port 8080] [--shutdown-delay 0s]   serve HTTP (see server.go)
+//	testserver [--http-port 8080] [--grpc-port 9090] [--shutdown-delay 0s]
+//	                                                       serve HTTP (see server.go) and the gRPC health
+//	                                                       service (grpc.health.v1; --grpc-port 0: off)
 //	testserver exit CODE                                   exit at once with CODE
 //	testserver sleep SECONDS                               sleep, then exit 0
 //
@@ -13,16 +15,22 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func main() {
 	port := flag.Int("http-port", 8080, "port to serve HTTP on")
+	grpcPort := flag.Int("grpc-port", 9090, "port to serve the gRPC health service on (0: off)")
 	delay := flag.Duration("shutdown-delay", 0, "how long to keep running after SIGTERM before exiting 0")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: testserver [flags] | testserver exit CODE | testserver sleep SECONDS\n")
@@ -35,7 +43,7 @@ func main() {
 
 	switch args := flag.Args(); {
 	case len(args) == 0:
-		os.Exit(serve(*port, *delay, sigs))
+		os.Exit(serve(*port, *grpcPort, *delay, sigs))
 	case args[0] == "exit" && len(args) == 2:
 		code, err := strconv.Atoi(args[1])
 		if err != nil {
@@ -62,10 +70,24 @@ func main() {
 }
 
 // serve runs the HTTP server until a signal or /exit, and returns the exit code.
-func serve(port int, delay time.Duration, sigs <-chan os.Signal) int {
+func serve(port, grpcPort int, delay time.Duration, sigs <-chan os.Signal) int {
 	exits := make(chan int, 1)
-	srv := &http.Server{Addr: fmt.Sprintf(":%d", port), Handler: newServer(exits)}
-	errs := make(chan error, 1)
+	errs := make(chan error, 2)
+	var hs *health.Server
+	if grpcPort != 0 {
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", grpcPort))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testserver: %v\n", err)
+			return 1
+		}
+		hs = health.NewServer()
+		gs := grpc.NewServer()
+		healthpb.RegisterHealthServer(gs, hs)
+		go func() { errs <- gs.Serve(ln) }()
+		defer gs.Stop()
+		fmt.Printf("serving gRPC health on :%d\n", grpcPort)
+	}
+	srv := &http.Server{Addr: fmt.Sprintf(":%d", port), Handler: newServer(exits, hs)}
 	go func() { errs <- srv.ListenAndServe() }()
 	fmt.Printf("serving HTTP on :%d\n", port)
 

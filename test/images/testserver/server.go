@@ -9,14 +9,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // server holds the state behind the HTTP endpoints:
 //
 //	GET /, /hostname      the hostname (no trailing newline, like agnhost)
 //	GET /healthz          200 "ok", or 500 "failing" after /healthz/fail
-//	POST /healthz/fail    make /healthz fail (GET also accepted, for wget)
-//	POST /healthz/ok      make /healthz pass again (GET also accepted)
+//	POST /healthz/fail    make /healthz fail (GET also accepted, for wget), and the gRPC health
+//	                      service (grpc.health.v1, on --grpc-port) answer NOT_SERVING
+//	POST /healthz/ok      make both pass again (GET also accepted)
 //	/echo?msg=M           M
 //	/exit?code=N          reply, then exit the process with code N
 //	/alloc?mb=N           allocate and touch N MiB, kept until exit
@@ -26,13 +30,14 @@ import (
 type server struct {
 	failing atomic.Bool
 	exits   chan<- int
+	health  *health.Server // the gRPC health service, if serving gRPC
 
 	mu    sync.Mutex
 	alloc [][]byte // memory held for /alloc
 }
 
-func newServer(exits chan<- int) http.Handler {
-	s := &server{exits: exits}
+func newServer(exits chan<- int, hs *health.Server) http.Handler {
+	s := &server{exits: exits, health: hs}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.hostname)
 	mux.HandleFunc("GET /hostname", s.hostname)
@@ -77,6 +82,13 @@ func (s *server) setHealth(failing bool) http.HandlerFunc {
 			return
 		}
 		s.failing.Store(failing)
+		if s.health != nil {
+			status := healthpb.HealthCheckResponse_SERVING
+			if failing {
+				status = healthpb.HealthCheckResponse_NOT_SERVING
+			}
+			s.health.SetServingStatus("", status)
+		}
 		if failing {
 			fmt.Fprint(w, "healthz now failing")
 		} else {

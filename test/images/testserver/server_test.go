@@ -11,7 +11,7 @@ import (
 
 func TestEndpoints(t *testing.T) {
 	exits := make(chan int, 1)
-	ts := httptest.NewServer(newServer(exits))
+	ts := httptest.NewServer(newServer(exits, nil))
 	defer ts.Close()
 	host, _ := os.Hostname()
 	t.Setenv("TESTSERVER_VAR", "x")
