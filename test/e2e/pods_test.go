@@ -278,6 +278,45 @@ spec:
 		kubectl(t, c, "delete", "pod", "noimage", "--wait", "--timeout=60s")
 	})
 
+	t.Run("ImagePullSecrets", func(t *testing.T) {
+		// A private registry on loopback (go-containerregistry's, behind basic auth) holding the test server.
+		reg := privateRegistry(t, "puller", "s3cret")
+		image := reg + "/private/testserver:1"
+		pushImage(t, filepath.Join(imgDir, "testserver.tar"), image, "puller", "s3cret")
+
+		// Without credentials the pull is refused.
+		kubectl(t, c, "run", "anon", "--image="+image, "--image-pull-policy=Always")
+		eventually(t, 60*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "anon", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return fmt.Errorf("no waiting state yet")
+			}
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			if (w.Reason != "ErrImagePull" && w.Reason != "ImagePullBackOff") || !strings.Contains(w.Message, "401 Unauthorized") {
+				return fmt.Errorf("waiting %s: %s", w.Reason, w.Message)
+			}
+			return nil
+		})
+		kubectl(t, c, "delete", "pod", "anon", "--wait", "--timeout=60s")
+
+		// With a docker-registry secret (made by kubectl) named in imagePullSecrets it runs.
+		kubectl(t, c, "create", "secret", "docker-registry", "regcred", "--docker-server="+reg,
+			"--docker-username=puller", "--docker-password=s3cret")
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "private"}, Spec: corev1.PodSpec{
+			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "missing"}, {Name: "regcred"}},
+			Containers: []corev1.Container{{Name: "web", Image: image, ImagePullPolicy: corev1.PullAlways}}}}
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitPhase("private", corev1.PodRunning)
+		out := kubectl(t, c, "get", "events", "--field-selector", "involvedObject.name=private")
+		mustContain(t, out, "FailedToRetrieveImagePullSecret", "Unable to retrieve some image pull secrets (default/missing)", "Successfully pulled image")
+		kubectl(t, c, "delete", "pod", "private", "--wait", "--timeout=60s")
+	})
+
 	t.Run("ConfigMapAndSecretVolumes", func(t *testing.T) {
 		pod := `apiVersion: v1
 kind: Pod

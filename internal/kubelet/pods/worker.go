@@ -340,7 +340,18 @@ func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	}
 	w.event(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := time.Now()
-	if _, err := w.cfg.Images.PullImage(ctx, spec, nil, w.sbConfig); err != nil {
+	// With pull secrets that apply, each is tried in turn (as upstream); without, the pull is anonymous.
+	auths := authsFor(c.Image, w.pullSecrets(ctx, pod))
+	if len(auths) == 0 {
+		auths = []*runtimeapi.AuthConfig{nil}
+	}
+	var err error
+	for _, auth := range auths {
+		if _, err = w.cfg.Images.PullImage(ctx, spec, auth, w.sbConfig); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		w.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		return err
 	}
