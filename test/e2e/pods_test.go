@@ -307,7 +307,7 @@ spec:
 			"--docker-username=puller", "--docker-password=s3cret")
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "private"}, Spec: corev1.PodSpec{
 			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "missing"}, {Name: "regcred"}},
-			Containers: []corev1.Container{{Name: "web", Image: image, ImagePullPolicy: corev1.PullAlways}}}}
+			Containers:       []corev1.Container{{Name: "web", Image: image, ImagePullPolicy: corev1.PullAlways}}}}
 		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -24,15 +24,15 @@ func TestAuthsFor(t *testing.T) {
 		return out
 	}
 	cases := map[string][]string{
-		"busybox":                                     {"hub:hubpw"},
-		"docker.io/library/busybox:1.36":              {"hub:hubpw"},
-		"registry.example.com:5000/app:1":             {"plain:p"},
-		"registry.example.com/app:1":                  nil, // port differs
-		"eu.corp.example/team/app":                    {"team:t", "wild:w"},
-		"eu.corp.example/other/app":                   {"wild:w"},
-		"a.b.corp.example/app":                        nil, // * is one label
-		"quay.io/x/y":                                 nil,
-		"eu.corp.example/teamwork/app":                {"wild:w"}, // path prefix is by segment
+		"busybox":                             {"hub:hubpw"},
+		"docker.io/library/busybox:1.36":      {"hub:hubpw"},
+		"registry.example.com:5000/app:1":     {"plain:p"},
+		"registry.example.com/app:1":          nil, // port differs
+		"eu.corp.example/team/app":            {"team:t", "wild:w"},
+		"eu.corp.example/other/app":           {"wild:w"},
+		"a.b.corp.example/app":                nil, // * is one label
+		"quay.io/x/y":                         nil,
+		"eu.corp.example/teamwork/app":        {"wild:w"}, // path prefix is by segment
 		"registry.example.com:5000/app" + sha: {"plain:p"},
 	}
 	for image, want := range cases {
