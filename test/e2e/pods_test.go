@@ -372,6 +372,62 @@ spec:
 		}
 	})
 
+	t.Run("ProjectedVolume", func(t *testing.T) {
+		kubectl(t, c, "create", "configmap", "proj-config", "--from-literal=greeting=bonjour", "--from-literal=unused=x")
+		kubectl(t, c, "create", "secret", "generic", "proj-secret", "--from-literal=password=hunter2")
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: proj
+  labels: {app: proj, tier: back-end}
+spec:
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    resources: {limits: {memory: 64Mi}}
+    volumeMounts:
+    - {name: all, mountPath: /proj, readOnly: true}
+  volumes:
+  - name: all
+    projected:
+      defaultMode: 0440
+      sources:
+      - configMap:
+          name: proj-config
+          items: [{key: greeting, path: cfg/greeting, mode: 0600}]
+      - secret: {name: proj-secret}
+      - downwardAPI:
+          items:
+          - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+          - {path: mem, resourceFieldRef: {containerName: main, resource: limits.memory, divisor: 1Mi}}
+`
+		kubectlIn(t, c, pod, "apply", "-f", "-")
+		p := waitPhase("proj", corev1.PodRunning)
+		out := kubectl(t, c, "exec", "proj", "--", "sh", "-c",
+			"cat /proj/cfg/greeting; echo; cat /proj/password; echo; cat /proj/labels; echo; cat /proj/mem; echo; stat -L -c %a /proj/cfg/greeting /proj/password; ls /proj")
+		want := "bonjour\nhunter2\napp=\"proj\"\ntier=\"back-end\"\n64\n600\n440\ncfg\nlabels\nmem\npassword\n"
+		if out != want {
+			t.Fatalf("projected volume as the container sees it:\n%s\nwant:\n%s", out, want)
+		}
+		podDir := filepath.Join(c.DataDir, "agent", "pods", fmt.Sprintf("default_proj_%s", p.UID))
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		if !strings.Contains(string(mounts), filepath.Join(podDir, "volumes", "all")+" ") {
+			t.Fatalf("projected volume is not a tmpfs mount")
+		}
+		// A Secret edit reaches the projected file.
+		kubectl(t, c, "patch", "secret", "proj-secret", "--type=merge", "-p", `{"stringData":{"password":"changed"}}`)
+		eventually(t, 30*time.Second, func() error {
+			got := kubectl(t, c, "exec", "proj", "--", "cat", "/proj/password")
+			if got != "changed" {
+				return fmt.Errorf("password file reads %q", got)
+			}
+			return nil
+		})
+		kubectl(t, c, "delete", "pod", "proj", "--wait", "--timeout=60s")
+	})
+
 	t.Run("InitContainers", func(t *testing.T) {
 		pod := `apiVersion: v1
 kind: Pod

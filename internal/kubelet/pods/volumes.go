@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,48 +47,36 @@ func (w *worker) setupVolumes(ctx context.Context, pod *corev1.Pod) error {
 				}
 			}
 		case v.ConfigMap != nil:
-			cm, err := w.cfg.Client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			files, err := w.configMapFiles(ctx, pod, v.ConfigMap.LocalObjectReference, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode))
 			if err != nil {
-				if apierrors.IsNotFound(err) && optional(v.ConfigMap.Optional) {
-					cm = &corev1.ConfigMap{}
-				} else {
-					return &configError{fmt.Sprintf("configmap %q not found", v.ConfigMap.Name)}
-				}
+				return err
 			}
-			files := map[string][]byte{}
-			for k, s := range cm.Data {
-				files[k] = []byte(s)
-			}
-			for k, b := range cm.BinaryData {
-				files[k] = b
-			}
-			if err := writeAtomic(dir, project(files, v.ConfigMap.Items), mode(v.ConfigMap.DefaultMode), false); err != nil {
+			if err := writeAtomic(dir, files, false); err != nil {
 				return err
 			}
 		case v.Secret != nil:
-			s, err := w.cfg.Client.CoreV1().Secrets(pod.Namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+			files, err := w.secretFiles(ctx, pod, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode))
 			if err != nil {
-				if apierrors.IsNotFound(err) && optional(v.Secret.Optional) {
-					s = &corev1.Secret{}
-				} else {
-					return &configError{fmt.Sprintf("secret %q not found", v.Secret.SecretName)}
-				}
+				return err
 			}
-			if err := writeAtomic(dir, project(s.Data, v.Secret.Items), mode(v.Secret.DefaultMode), true); err != nil {
+			if err := writeAtomic(dir, files, true); err != nil {
 				return err
 			}
 		case v.DownwardAPI != nil:
-			files := map[string][]byte{}
-			for _, f := range v.DownwardAPI.Items {
-				if f.FieldRef != nil {
-					val, err := fieldValue(pod, f.FieldRef.FieldPath, pod.Status.PodIP, w.cfg.NodeIP)
-					if err != nil {
-						return err
-					}
-					files[f.Path] = []byte(val)
-				}
+			files, err := w.downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode))
+			if err != nil {
+				return err
 			}
-			if err := writeAtomic(dir, files, mode(v.DownwardAPI.DefaultMode), false); err != nil {
+			if err := writeAtomic(dir, files, false); err != nil {
+				return err
+			}
+		case v.Projected != nil:
+			files, err := w.projectedFiles(ctx, pod, v.Projected)
+			if err != nil {
+				return err
+			}
+			// As upstream, a projected volume lives in memory (it may hold secrets and tokens).
+			if err := writeAtomic(dir, files, true); err != nil {
 				return err
 			}
 		default:
@@ -96,6 +86,174 @@ func (w *worker) setupVolumes(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
+// file is one file of a ConfigMap, Secret, downward API or projected volume.
+type file struct {
+	data []byte
+	mode os.FileMode
+}
+
+func (w *worker) configMapFiles(ctx context.Context, pod *corev1.Pod, ref corev1.LocalObjectReference, items []corev1.KeyToPath, opt *bool, m os.FileMode) (map[string]file, error) {
+	cm, err := w.cfg.Client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional(opt) {
+			return map[string]file{}, nil
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, &configError{fmt.Sprintf("configmap %q not found", ref.Name)}
+		}
+		return nil, err
+	}
+	data := map[string][]byte{}
+	for k, s := range cm.Data {
+		data[k] = []byte(s)
+	}
+	for k, b := range cm.BinaryData {
+		data[k] = b
+	}
+	return project(data, items, m, optional(opt), "configmap "+ref.Name)
+}
+
+func (w *worker) secretFiles(ctx context.Context, pod *corev1.Pod, name string, items []corev1.KeyToPath, opt *bool, m os.FileMode) (map[string]file, error) {
+	s, err := w.cfg.Client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional(opt) {
+			return map[string]file{}, nil
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, &configError{fmt.Sprintf("secret %q not found", name)}
+		}
+		return nil, err
+	}
+	return project(s.Data, items, m, optional(opt), "secret "+name)
+}
+
+// downwardFiles renders downward API items: pod fields (whole label and annotation maps as key="value"
+// lines, as upstream) and container resources.
+func (w *worker) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, m os.FileMode) (map[string]file, error) {
+	files := map[string]file{}
+	for _, f := range items {
+		fm := m
+		if f.Mode != nil {
+			fm = os.FileMode(*f.Mode)
+		}
+		var val string
+		switch {
+		case f.FieldRef != nil && (f.FieldRef.FieldPath == "metadata.labels" || f.FieldRef.FieldPath == "metadata.annotations"):
+			kv := pod.Labels
+			if f.FieldRef.FieldPath == "metadata.annotations" {
+				kv = pod.Annotations
+			}
+			keys := make([]string, 0, len(kv))
+			for k := range kv {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			lines := make([]string, 0, len(keys))
+			for _, k := range keys {
+				lines = append(lines, fmt.Sprintf("%s=%q", k, kv[k]))
+			}
+			val = strings.Join(lines, "\n")
+		case f.FieldRef != nil:
+			v, err := fieldValue(pod, f.FieldRef.FieldPath, pod.Status.PodIP, w.cfg.NodeIP)
+			if err != nil {
+				return nil, err
+			}
+			val = v
+		case f.ResourceFieldRef != nil:
+			var c *corev1.Container
+			for i := range pod.Spec.Containers {
+				if pod.Spec.Containers[i].Name == f.ResourceFieldRef.ContainerName {
+					c = &pod.Spec.Containers[i]
+				}
+			}
+			for i := range pod.Spec.InitContainers {
+				if pod.Spec.InitContainers[i].Name == f.ResourceFieldRef.ContainerName {
+					c = &pod.Spec.InitContainers[i]
+				}
+			}
+			if c == nil {
+				return nil, &configError{fmt.Sprintf("downwardAPI %s: no container %q", f.Path, f.ResourceFieldRef.ContainerName)}
+			}
+			val = resourceValue(c, f.ResourceFieldRef)
+		default:
+			continue
+		}
+		files[f.Path] = file{data: []byte(val), mode: fm}
+	}
+	return files, nil
+}
+
+// projectedFiles merges the sources of a projected volume into one set of files.
+func (w *worker) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) (map[string]file, error) {
+	m := mode(p.DefaultMode)
+	all := map[string]file{}
+	for _, src := range p.Sources {
+		var files map[string]file
+		var err error
+		switch {
+		case src.ConfigMap != nil:
+			files, err = w.configMapFiles(ctx, pod, src.ConfigMap.LocalObjectReference, src.ConfigMap.Items, src.ConfigMap.Optional, m)
+		case src.Secret != nil:
+			files, err = w.secretFiles(ctx, pod, src.Secret.Name, src.Secret.Items, src.Secret.Optional, m)
+		case src.DownwardAPI != nil:
+			files, err = w.downwardFiles(pod, src.DownwardAPI.Items, m)
+		case src.ServiceAccountToken != nil:
+			files, err = w.tokenFile(ctx, pod, src.ServiceAccountToken, m)
+		default:
+			err = &configError{"projected volume: this source type is not supported yet"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, f := range files {
+			all[k] = f
+		}
+	}
+	return all, nil
+}
+
+// tokenFile asks the API for a bound service account token (serviceaccounts/token), as upstream's kubelet
+// does for projected serviceAccountToken sources.
+func (w *worker) tokenFile(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection, m os.FileMode) (map[string]file, error) {
+	// As upstream, a token is renewed once 80% of its lifetime (at most 24 h) has passed.
+	key := src.Audience + "|" + src.Path
+	if t, ok := w.tokens[key]; ok && time.Now().Before(t.refresh) {
+		return map[string]file{src.Path: {data: []byte(t.token), mode: m}}, nil
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	exp := int64(3600)
+	if src.ExpirationSeconds != nil {
+		exp = *src.ExpirationSeconds
+	}
+	var aud []string
+	if src.Audience != "" {
+		aud = []string{src.Audience}
+	}
+	tr, err := w.cfg.Client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{Audiences: aud, ExpirationSeconds: &exp,
+			BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("projected service account token for %s/%s: %w", pod.Namespace, sa, err)
+	}
+	life := min(time.Duration(exp)*time.Second, 24*time.Hour)
+	if !tr.Status.ExpirationTimestamp.IsZero() {
+		life = min(time.Until(tr.Status.ExpirationTimestamp.Time), 24*time.Hour)
+	}
+	if w.tokens == nil {
+		w.tokens = map[string]cachedToken{}
+	}
+	w.tokens[key] = cachedToken{token: tr.Status.Token, refresh: time.Now().Add(life * 8 / 10)}
+	return map[string]file{src.Path: {data: []byte(tr.Status.Token), mode: m}}, nil
+}
+
+type cachedToken struct {
+	token   string
+	refresh time.Time
+}
+
 func mode(m *int32) os.FileMode {
 	if m == nil {
 		return 0o644
@@ -103,23 +261,36 @@ func mode(m *int32) os.FileMode {
 	return os.FileMode(*m)
 }
 
-// project applies a volume's items (key -> path) or keeps every key.
-func project(data map[string][]byte, items []corev1.KeyToPath) map[string][]byte {
+// project applies a volume's items (key -> path, with per-item modes) or keeps every key. A key named in
+// items that the object lacks is an error unless the source is optional, as upstream.
+func project(data map[string][]byte, items []corev1.KeyToPath, m os.FileMode, opt bool, what string) (map[string]file, error) {
+	out := map[string]file{}
 	if len(items) == 0 {
-		return data
-	}
-	out := map[string][]byte{}
-	for _, it := range items {
-		if b, ok := data[it.Key]; ok {
-			out[it.Path] = b
+		for k, b := range data {
+			out[k] = file{data: b, mode: m}
 		}
+		return out, nil
 	}
-	return out
+	for _, it := range items {
+		b, ok := data[it.Key]
+		if !ok {
+			if opt {
+				continue
+			}
+			return nil, &configError{fmt.Sprintf("%s has no key %q", what, it.Key)}
+		}
+		fm := m
+		if it.Mode != nil {
+			fm = os.FileMode(*it.Mode)
+		}
+		out[it.Path] = file{data: b, mode: fm}
+	}
+	return out, nil
 }
 
 // writeAtomic writes files into a new timestamped directory and swaps the "..data" symlink to it, unless the
 // content is unchanged. tmpfs makes the volume a memory mount first.
-func writeAtomic(dir string, files map[string][]byte, m os.FileMode, tmpfs bool) error {
+func writeAtomic(dir string, files map[string]file, tmpfs bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -134,15 +305,15 @@ func writeAtomic(dir string, files map[string][]byte, m os.FileMode, tmpfs bool)
 	}
 	ts := "..data_" + fmt.Sprint(time.Now().UnixNano())
 	tsDir := filepath.Join(dir, ts)
-	for name, content := range files {
+	for name, f := range files {
 		p := filepath.Join(tsDir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, content, m); err != nil {
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
 			return err
 		}
-		_ = os.Chmod(p, m)
+		_ = os.Chmod(p, f.mode)
 	}
 	if err := os.MkdirAll(tsDir, 0o755); err != nil {
 		return err
@@ -169,10 +340,10 @@ func writeAtomic(dir string, files map[string][]byte, m os.FileMode, tmpfs bool)
 	return nil
 }
 
-func sameFiles(dir string, files map[string][]byte) bool {
-	for name, content := range files {
+func sameFiles(dir string, files map[string]file) bool {
+	for name, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil || string(b) != string(content) {
+		if err != nil || string(b) != string(f.data) {
 			return false
 		}
 	}

@@ -43,6 +43,8 @@ type worker struct {
 	unready map[string]bool
 	// volumesSynced is when ConfigMap/Secret volumes were last brought up to date.
 	volumesSynced time.Time
+	// tokens caches projected service account tokens by path until they are due for refresh.
+	tokens map[string]cachedToken
 }
 
 func newWorker(cfg Config, pod *corev1.Pod) *worker {
