@@ -230,6 +230,33 @@ spec:
 			t.Fatalf("logs --timestamps --tail=1: %q", out)
 		}
 		kubectl(t, c, "delete", "pod", "envy", "--wait", "--timeout=60s")
+
+		// Services of the namespace with a cluster IP become environment variables of pods started later,
+		// unless enableServiceLinks is false. (The cluster IP is given here: allocation comes with networking.)
+		kubectl(t, c, "create", "service", "clusterip", "my-db", "--tcp=5432:5432", "--clusterip=10.43.0.50")
+		for name, links := range map[string]string{"linked": "true", "unlinked": "false"} {
+			kubectlIn(t, c, `apiVersion: v1
+kind: Pod
+metadata:
+  name: `+name+`
+spec:
+  enableServiceLinks: `+links+`
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+`, "apply", "-f", "-")
+		}
+		kubectl(t, c, "wait", "--for=condition=Ready", "pod/linked", "pod/unlinked", "--timeout=60s")
+		out = kubectl(t, c, "exec", "linked", "--", "env")
+		mustContain(t, out, "MY_DB_SERVICE_HOST=10.43.0.50\n", "MY_DB_SERVICE_PORT=5432\n", "MY_DB_SERVICE_PORT_5432_5432=5432\n",
+			"MY_DB_PORT=tcp://10.43.0.50:5432\n", "MY_DB_PORT_5432_TCP_ADDR=10.43.0.50\n")
+		if out := kubectl(t, c, "exec", "unlinked", "--", "env"); strings.Contains(out, "MY_DB_") {
+			t.Fatalf("enableServiceLinks=false still got service variables:\n%s", out)
+		}
+		kubectl(t, c, "delete", "pod", "linked", "unlinked", "--wait", "--timeout=60s")
+		kubectl(t, c, "delete", "service", "my-db")
 	})
 
 	t.Run("CreateContainerConfigError", func(t *testing.T) {

@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,10 +21,22 @@ func (e *configError) Error() string { return e.msg }
 // buildEnv resolves a container's environment as upstream's kubelet: envFrom first, then env (later wins),
 // values from the pod's fields, resources, ConfigMaps and Secrets, and $(VAR) references to earlier variables.
 func (w *worker) buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]*runtimeapi.KeyValue, map[string]string, error) {
+	// Service variables come first, so the container's own env and envFrom override them and $(VAR) can
+	// refer to them, as upstream.
 	vars := map[string]string{}
+	if w.cfg.Services != nil {
+		vars = serviceEnv(pod, w.cfg.Services())
+	}
+	svcVars := make([]string, 0, len(vars))
+	for k := range vars {
+		svcVars = append(svcVars, k)
+	}
+	sort.Strings(svcVars)
 	var order []string
+	ordered := map[string]bool{}
 	set := func(k, v string) {
-		if _, ok := vars[k]; !ok {
+		if !ordered[k] {
+			ordered[k] = true
 			order = append(order, k)
 		}
 		vars[k] = v
@@ -66,6 +79,11 @@ func (w *worker) buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		}
 		if ok {
 			set(e.Name, v)
+		}
+	}
+	for _, k := range svcVars {
+		if !ordered[k] {
+			order = append(order, k)
 		}
 	}
 	out := make([]*runtimeapi.KeyValue, 0, len(order))

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +32,9 @@ type Config struct {
 	// Recorder receives the pod events upstream's kubelet emits (Pulled, Created, Started, Killing, BackOff,
 	// Unhealthy, Failed); nil records nothing.
 	Recorder record.EventRecorder
+	// Services lists the cluster's Services, for the service environment variables; Run fills it from an
+	// informer when it is nil.
+	Services func() []*corev1.Service
 }
 
 // Manager starts and stops one worker per pod on this node.
@@ -53,6 +57,21 @@ func (m *Manager) Run(ctx context.Context) {
 	factory := informers.NewSharedInformerFactoryWithOptions(m.cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", m.cfg.NodeName).String()
 	}))
+	if m.cfg.Services == nil {
+		// As upstream's kubelet, pods start only once the Services are known, so their environment is complete.
+		svcFactory := informers.NewSharedInformerFactory(m.cfg.Client, 0)
+		svcLister := svcFactory.Core().V1().Services().Lister()
+		svcInf := svcFactory.Core().V1().Services().Informer()
+		svcFactory.Start(ctx.Done())
+		defer svcFactory.Shutdown()
+		if !cache.WaitForCacheSync(ctx.Done(), svcInf.HasSynced) {
+			return
+		}
+		m.cfg.Services = func() []*corev1.Service {
+			list, _ := svcLister.List(labels.Everything())
+			return list
+		}
+	}
 	inf := factory.Core().V1().Pods().Informer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { m.update(ctx, o.(*corev1.Pod)) },
