@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"skiff/internal/kubelet/node"
 	"skiff/internal/server"
 )
 
@@ -58,7 +59,10 @@ func serverCommand() *cobra.Command {
 	f.IntVar(&cfg.MaxPods, "max-pods", 110, "how many pods this node runs at most")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod subnet (on the skiff0 bridge)")
-	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs, exec, attach, port-forward)")
+	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")
+	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")
+	f.StringVar(&cfg.EvictionHard, "eviction-hard", node.DefaultEvictionHard, "hard eviction thresholds (signal<quantity or signal<percent%,...) that set the node's MemoryPressure, DiskPressure and PIDPressure")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -48,6 +48,10 @@ type Config struct {
 	// Port and ServerTLS configure the agent's HTTPS server (logs for the API server).
 	Port      int
 	ServerTLS *tls.Config
+	// Reserved is held back from allocatable (--kube-reserved plus --system-reserved).
+	Reserved corev1.ResourceList
+	// EvictionHard are the hard eviction thresholds (nil: upstream's defaults).
+	EvictionHard []node.Threshold
 }
 
 // ImagesDir is where image tarballs are imported from at start.
@@ -116,7 +120,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 		cfg.Port = 10250
 	}
 	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
-		DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion, KubeletPort: int32(cfg.Port)})
+		Reserved: cfg.Reserved, EvictionHard: cfg.EvictionHard, DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion, KubeletPort: int32(cfg.Port)})
 	if err := agent.Register(ctx); err != nil {
 		return fail(err)
 	}

@@ -43,6 +43,12 @@ type Config struct {
 	RuntimeEndpoint string
 	PodCIDR         string
 	KubeletPort     int
+	// KubeReserved and SystemReserved are held back from allocatable (cpu, memory, ephemeral-storage, pid).
+	KubeReserved   map[string]string
+	SystemReserved map[string]string
+	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
+	// conditions.
+	EvictionHard string
 }
 
 // Defaults fills unset fields.

@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +32,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/controller/namespace"
 	"skiff/internal/kubelet"
+	"skiff/internal/kubelet/node"
 	kubeletserver "skiff/internal/kubelet/server"
 	"skiff/internal/pki"
 	"skiff/internal/scheduler"
@@ -177,6 +179,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		reserved, err := parseReserved(cfg.KubeReserved, cfg.SystemReserved)
+		if err != nil {
+			return err
+		}
+		eviction, err := node.ParseEvictionHard(cfg.EvictionHard)
+		if err != nil {
+			return fmt.Errorf("--eviction-hard: %w", err)
+		}
 		agentClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-kubelet", 200))
 		if err != nil {
 			return err
@@ -197,7 +207,8 @@ func Run(ctx context.Context, cfg Config) error {
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
-			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS}, agentReady)
+			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
+			Reserved: reserved, EvictionHard: eviction}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
@@ -337,6 +348,30 @@ func withAgent(cfg *rest.Config, agent string, qps float32) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.UserAgent, c.QPS, c.Burst = agent, qps, int(qps)*2
 	return c
+}
+
+// parseReserved adds up --kube-reserved and --system-reserved (name=quantity for cpu, memory,
+// ephemeral-storage and pid).
+func parseReserved(lists ...map[string]string) (corev1.ResourceList, error) {
+	out := corev1.ResourceList{}
+	for i, l := range lists {
+		flag := []string{"--kube-reserved", "--system-reserved"}[i]
+		for k, v := range l {
+			switch k {
+			case "cpu", "memory", "ephemeral-storage", "pid":
+			default:
+				return nil, fmt.Errorf("%s: unknown resource %q (want cpu, memory, ephemeral-storage or pid)", flag, k)
+			}
+			q, err := resource.ParseQuantity(v)
+			if err != nil || q.Sign() < 0 {
+				return nil, fmt.Errorf("%s: %s=%q is not a non-negative quantity", flag, k, v)
+			}
+			sum := out[corev1.ResourceName(k)]
+			sum.Add(q)
+			out[corev1.ResourceName(k)] = sum
+		}
+	}
+	return out, nil
 }
 
 // parseTaints reads --register-with-taints entries: key=value:Effect or key:Effect.

@@ -54,9 +54,35 @@ func kubectlEnv(t *testing.T, c *framework.Cluster, env []string, stdin string, 
 func TestPodStreaming(t *testing.T) {
 	framework.NeedRoot(t)
 	imgDir := framework.TestImages(t)
+	// The agent flags for reservations and eviction thresholds ride along (this cluster's node is otherwise
+	// unused): pid.available<100% always holds, so the node reports PIDPressure.
 	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
-		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")}})
+		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")},
+		ExtraArgs: []string{"--kube-reserved=cpu=100m", "--system-reserved=memory=64Mi", "--eviction-hard=memory.available<100Mi,pid.available<100%"}})
 	ctx := context.Background()
+	t.Run("NodePressureAndReservations", func(t *testing.T) {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conds := map[corev1.NodeConditionType]corev1.NodeCondition{}
+		for _, cond := range n.Status.Conditions {
+			conds[cond.Type] = cond
+		}
+		if p := conds[corev1.NodePIDPressure]; p.Status != corev1.ConditionTrue || p.Reason != "KubeletHasInsufficientPID" {
+			t.Fatalf("PIDPressure: %+v", p)
+		}
+		if d := conds[corev1.NodeDiskPressure]; d.Status != corev1.ConditionFalse || d.Reason != "KubeletHasNoDiskPressure" {
+			t.Fatalf("DiskPressure (no disk threshold given): %+v", d)
+		}
+		capCPU, allocCPU := n.Status.Capacity[corev1.ResourceCPU], n.Status.Allocatable[corev1.ResourceCPU]
+		capMem, allocMem := n.Status.Capacity[corev1.ResourceMemory], n.Status.Allocatable[corev1.ResourceMemory]
+		if capCPU.MilliValue()-allocCPU.MilliValue() != 100 || capMem.Value()-allocMem.Value() != (64+100)<<20 {
+			t.Fatalf("capacity cpu %s memory %s, allocatable cpu %s memory %s", capCPU.String(), capMem.String(), allocCPU.String(), allocMem.String())
+		}
+		out := kubectl(t, c, "describe", "node", "skiff-e2e")
+		mustContain(t, out, "PIDPressure", "KubeletHasInsufficientPID", "kubelet has insufficient PID available")
+	})
 	kubectl(t, c, "run", "shell", "--image=docker.io/library/busybox:1.36", "--image-pull-policy=Never", "--", "sleep", "3600")
 	kubectl(t, c, "run", "web", "--image=skiff.local/testserver:1", "--image-pull-policy=Never", "--port=8080")
 	kubectl(t, c, "wait", "--for=condition=Ready", "pod/shell", "pod/web", "--timeout=60s")

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -35,7 +36,15 @@ type Config struct {
 	LeaseInterval time.Duration
 	// StatusReportInterval forces a status write even without changes (upstream: 5 min).
 	StatusReportInterval time.Duration
-	Now                  func() time.Time
+	// EvictionHard are the hard eviction thresholds that decide the pressure conditions (nil: upstream's
+	// defaults); the memory one is also held back from allocatable, as upstream.
+	EvictionHard []Threshold
+	// PressureTransitionPeriod is how long a pressure condition stays True after its signal clears
+	// (upstream: 5 min).
+	PressureTransitionPeriod time.Duration
+	Now                      func() time.Time
+	// observe reads the eviction signals (tests replace it).
+	observe func(dataDir string) map[string]observation
 }
 
 func (c *Config) defaults() {
@@ -63,6 +72,15 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.EvictionHard == nil {
+		c.EvictionHard, _ = ParseEvictionHard(DefaultEvictionHard)
+	}
+	if c.PressureTransitionPeriod == 0 {
+		c.PressureTransitionPeriod = 5 * time.Minute
+	}
+	if c.observe == nil {
+		c.observe = observe
+	}
 }
 
 // Agent keeps one Node registered and alive.
@@ -71,12 +89,14 @@ type Agent struct {
 	client     kubernetes.Interface
 	lastStatus corev1.NodeStatus
 	lastReport time.Time
+	// lastPressure is when each pressure condition's threshold was last seen crossed.
+	lastPressure map[corev1.NodeConditionType]time.Time
 }
 
 // New returns an agent for cfg.
 func New(client kubernetes.Interface, cfg Config) *Agent {
 	cfg.defaults()
-	return &Agent{cfg: cfg, client: client}
+	return &Agent{cfg: cfg, client: client, lastPressure: map[corev1.NodeConditionType]time.Time{}}
 }
 
 // desiredStatus computes the node status from the machine.
@@ -89,14 +109,38 @@ func (a *Agent) desiredStatus(now metav1.Time) (corev1.NodeStatus, error) {
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
 	}
+	for c := range pressures(a.cfg.EvictionHard, a.cfg.observe(a.cfg.DataDir)) {
+		a.lastPressure[c] = now.Time
+	}
+	pressure := func(t corev1.NodeConditionType, okReason, okMsg, badReason, badMsg string) corev1.NodeCondition {
+		if seen, ok := a.lastPressure[t]; ok && now.Sub(seen) < a.cfg.PressureTransitionPeriod {
+			return cond(t, corev1.ConditionTrue, badReason, badMsg)
+		}
+		return cond(t, corev1.ConditionFalse, okReason, okMsg)
+	}
+	// As upstream, allocatable also holds back the hard eviction threshold for memory.
+	reserved := a.cfg.Reserved.DeepCopy()
+	if reserved == nil {
+		reserved = corev1.ResourceList{}
+	}
+	if mem, ok := capacity[corev1.ResourceMemory]; ok {
+		if hold := hardMemoryThreshold(a.cfg.EvictionHard, mem.Value()); hold > 0 {
+			q := reserved[corev1.ResourceMemory]
+			q.Add(*resource.NewQuantity(hold, resource.BinarySI))
+			reserved[corev1.ResourceMemory] = q
+		}
+	}
 	return corev1.NodeStatus{
 		Capacity:    capacity,
-		Allocatable: allocatable(capacity, a.cfg.Reserved),
+		Allocatable: allocatable(capacity, reserved),
 		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.IP}, {Type: corev1.NodeHostName, Address: hostname}},
 		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+			pressure(corev1.NodeMemoryPressure, "KubeletHasSufficientMemory", "kubelet has sufficient memory available",
+				"KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+			pressure(corev1.NodeDiskPressure, "KubeletHasNoDiskPressure", "kubelet has no disk pressure",
+				"KubeletHasDiskPressure", "kubelet has disk pressure"),
+			pressure(corev1.NodePIDPressure, "KubeletHasSufficientPID", "kubelet has sufficient PID available",
+				"KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
 			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 		},
 		NodeInfo: corev1.NodeSystemInfo{
