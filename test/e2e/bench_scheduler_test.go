@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -59,6 +60,22 @@ func benchScheduling(b *testing.B, variant string, nodes, pods int) {
 		}
 		return p
 	}
+	// SKIFF_BENCH_PPROF=FILE saves a 10 s CPU profile of the server taken while the pods are scheduled.
+	profDone := make(chan struct{})
+	if out := os.Getenv("SKIFF_BENCH_PPROF"); out != "" {
+		go func() {
+			defer close(profDone)
+			data, err := c.Client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "10").DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(out+"."+variant, data, 0o644)
+			}
+			if err != nil {
+				b.Logf("profile: %v", err)
+			}
+		}()
+	} else {
+		close(profDone)
+	}
 	b.StartTimer()
 	start := time.Now()
 	if err := parallel(pods, func(i int) error {
@@ -84,5 +101,6 @@ func benchScheduling(b *testing.B, variant string, nodes, pods int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(pods)/elapsed.Seconds(), "pods/s")
+	<-profDone
 	c.Stop()
 }
