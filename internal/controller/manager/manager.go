@@ -1,0 +1,145 @@
+// Package manager runs skiff's controllers the way kube-controller-manager does: one leader at a time,
+// elected through the kube-system/kube-controller-manager Lease; while leading, every registered controller
+// starts on one shared informer factory and gets its own event recorder (core v1 events, component named as
+// upstream's, e.g. "replicaset-controller"). Losing the lease stops them all; the next term starts afresh.
+//
+//	Lease ─▶ leading ─▶ Context{Client, Informers, Recorder} ─▶ each Start(ctx, cc) ─▶ informers start
+package manager
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+
+	"skiff/internal/apiserver/registry"
+)
+
+// Context is what a controller gets when its manager starts leading.
+type Context struct {
+	// Client and Config reach the API server (Config for dynamic or metadata clients).
+	Client kubernetes.Interface
+	Config *rest.Config
+	// Informers is shared by all controllers; the manager starts it after every Start returned.
+	Informers informers.SharedInformerFactory
+	// Resources are the served resources (for controllers that work across kinds).
+	Resources []*registry.Resource
+	// Options are the manager's tunables (timeouts tests shorten).
+	Options Options
+
+	broadcaster record.EventBroadcaster
+}
+
+// Recorder returns an event recorder for the named component ("deployment-controller", ...).
+func (c *Context) Recorder(component string) record.EventRecorder {
+	return c.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+}
+
+// Controller is one registered controller: Start sets up its informer handlers and starts its workers, which
+// stop when ctx ends. Start must not block.
+type Controller struct {
+	Name  string
+	Start func(ctx context.Context, cc *Context) error
+}
+
+// Options are tunables shared by controllers.
+type Options struct {
+	// NodeMonitorGracePeriod is how long a node's Lease may go unrenewed before the node is NotReady/Unknown
+	// (upstream: 40 s).
+	NodeMonitorGracePeriod time.Duration
+	// Disabled names controllers not to run.
+	Disabled []string
+}
+
+// Config configures the manager.
+type Config struct {
+	RestConfig *rest.Config
+	Resources  []*registry.Resource
+	Options    Options
+	// LeaseNamespace and LeaseName default to kube-system/kube-controller-manager.
+	LeaseNamespace, LeaseName string
+}
+
+// registered lists the controllers, in start order. Each controller package adds itself in controllers.go.
+var registered []Controller
+
+// Run competes for the lease and runs the controllers while leading, until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	client, err := kubernetes.NewForConfig(cfg.RestConfig)
+	if err != nil {
+		return err
+	}
+	if cfg.LeaseNamespace == "" {
+		cfg.LeaseNamespace, cfg.LeaseName = metav1.NamespaceSystem, "kube-controller-manager"
+	}
+	if cfg.Options.NodeMonitorGracePeriod == 0 {
+		cfg.Options.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s_%s", host, uuid.NewString())
+	for ctx.Err() == nil {
+		lock := &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.LeaseNamespace, Name: cfg.LeaseName},
+			Client:     client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}
+		termCtx, cancel := context.WithCancel(ctx)
+		leaderelection.RunOrDie(termCtx, leaderelection.LeaderElectionConfig{
+			Lock: lock, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			ReleaseOnCancel: true, Name: cfg.LeaseName,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(lctx context.Context) {
+					slog.Info("controller manager leading", "identity", id)
+					runControllers(lctx, client, cfg)
+					<-lctx.Done()
+				},
+				OnStoppedLeading: func() { slog.Info("controller manager lost its lease", "identity", id) },
+			},
+		})
+		cancel()
+	}
+	return nil
+}
+
+func runControllers(ctx context.Context, client kubernetes.Interface, cfg Config) {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	go func() {
+		<-ctx.Done()
+		broadcaster.Shutdown()
+	}()
+	cc := &Context{Client: client, Config: cfg.RestConfig, Informers: informers.NewSharedInformerFactory(client, 0),
+		Resources: cfg.Resources, Options: cfg.Options, broadcaster: broadcaster}
+	disabled := map[string]bool{}
+	for _, d := range cfg.Options.Disabled {
+		disabled[d] = true
+	}
+	for _, c := range registered {
+		if disabled[c.Name] {
+			continue
+		}
+		if err := c.Start(ctx, cc); err != nil {
+			slog.Error("controller did not start", "controller", c.Name, "err", err)
+			continue
+		}
+		slog.Debug("controller started", "controller", c.Name)
+	}
+	cc.Informers.Start(ctx.Done())
+	go func() {
+		<-ctx.Done()
+		cc.Informers.Shutdown()
+	}()
+}
