@@ -51,6 +51,8 @@ func serverCommand() *cobra.Command {
 	f.DurationVar(&cfg.CompactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1) for the built-in scheduler")
+	f.StringSliceVar(&cfg.DisableControllers, "disable-controllers", nil, "controllers of the controller manager not to run (e.g. replicaset,deployment)")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")

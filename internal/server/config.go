@@ -33,6 +33,10 @@ type Config struct {
 	// KubeSchedulerConfiguration file.
 	DisableScheduler bool
 	SchedulerConfig  string
+	// DisableControllers names controllers of the controller manager not to run.
+	DisableControllers []string
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats before it is NotReady/Unknown.
+	NodeMonitorGracePeriod time.Duration
 
 	// Agent settings (the node agent runs unless DisableAgent).
 	NodeName        string

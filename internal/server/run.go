@@ -30,6 +30,7 @@ import (
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/node"
@@ -146,6 +147,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	go nsc.Run(runCtx)
+	go func() {
+		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All,
+			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers}}); err != nil {
+			slog.Error("controller manager stopped", "err", err)
+		}
+	}()
 	schedDone := make(chan struct{})
 	if !cfg.DisableScheduler {
 		schedClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-scheduler", 5000))
