@@ -1,7 +1,17 @@
 package manager
 
+import (
+	"context"
+
+	"skiff/internal/controller/replicaset"
+)
+
 // The controllers the manager runs, in start order. Each entry's package holds the controller itself; its
 // Start sets up informers on cc.Informers and starts workers until ctx ends.
 func init() {
-	registered = []Controller{}
+	registered = []Controller{
+		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
+			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
+		}},
+	}
 }
