@@ -18,6 +18,7 @@ import (
 func serverCommand() *cobra.Command {
 	var cfg server.Config
 	var logLevel string
+	var notReadySeconds, unreachableSeconds int64
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: embedded etcd, API server and controllers",
@@ -32,6 +33,7 @@ func serverCommand() *cobra.Command {
 			klog.SetSlogLogger(slog.Default())
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = &notReadySeconds, &unreachableSeconds
 			return server.Run(ctx, cfg)
 		},
 	}
@@ -53,6 +55,8 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1) for the built-in scheduler")
 	f.StringSliceVar(&cfg.DisableControllers, "disable-controllers", nil, "controllers of the controller manager not to run (e.g. replicaset,deployment)")
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
+	f.Int64Var(&notReadySeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
+	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")

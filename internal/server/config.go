@@ -37,6 +37,11 @@ type Config struct {
 	DisableControllers []string
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats before it is NotReady/Unknown.
 	NodeMonitorGracePeriod time.Duration
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are the tolerationSeconds the
+	// DefaultTolerationSeconds admission plugin gives pods for the not-ready and unreachable NoExecute taints
+	// (nil: upstream's 300).
+	DefaultNotReadyTolerationSeconds    *int64
+	DefaultUnreachableTolerationSeconds *int64
 
 	// Agent settings (the node agent runs unless DisableAgent).
 	NodeName        string
@@ -80,6 +85,12 @@ func (c *Config) Defaults() {
 	}
 	if c.EtcdPeerPort == 0 {
 		c.EtcdPeerPort = 2380
+	}
+	if c.DefaultNotReadyTolerationSeconds == nil {
+		c.DefaultNotReadyTolerationSeconds = new(int64(300))
+	}
+	if c.DefaultUnreachableTolerationSeconds == nil {
+		c.DefaultUnreachableTolerationSeconds = new(int64(300))
 	}
 	if c.CompactionInterval == 0 {
 		c.CompactionInterval = 5 * time.Minute

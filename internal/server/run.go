@@ -94,6 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 				return nsGetter(ctx, name)
 			}},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
+			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),

@@ -22,38 +22,7 @@ func Pod(p *corev1.Pod) {
 		hostNetworkPorts(p.Spec.Containers)
 		hostNetworkPorts(p.Spec.InitContainers)
 	}
-	notReadyTolerations(&p.Spec)
 	podSpec(&p.Spec)
-}
-
-// defaultNotReadySeconds is how long a pod stays bound to a node that went
-// not-ready or unreachable before it is evicted.
-const defaultNotReadySeconds int64 = 300
-
-// notReadyTolerations does what upstream's DefaultTolerationSeconds
-// admission plugin (on by default) does to every Pod: tolerate the
-// not-ready and unreachable NoExecute taints for five minutes, unless the
-// pod already tolerates them, so a brief node hiccup does not evict it.
-func notReadyTolerations(s *corev1.PodSpec) {
-	var notReady, unreachable bool
-	for _, t := range s.Tolerations {
-		if t.Effect != corev1.TaintEffectNoExecute && t.Effect != "" {
-			continue
-		}
-		notReady = notReady || t.Key == corev1.TaintNodeNotReady || t.Key == ""
-		unreachable = unreachable || t.Key == corev1.TaintNodeUnreachable || t.Key == ""
-	}
-	for _, want := range []struct {
-		key     string
-		present bool
-	}{{corev1.TaintNodeNotReady, notReady}, {corev1.TaintNodeUnreachable, unreachable}} {
-		if !want.present {
-			s.Tolerations = append(s.Tolerations, corev1.Toleration{
-				Key: want.key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
-				TolerationSeconds: int64Ptr(defaultNotReadySeconds),
-			})
-		}
-	}
 }
 
 // requestsFromLimits copies every limit that has no matching request.

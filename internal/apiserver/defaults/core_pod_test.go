@@ -209,19 +209,3 @@ func TestPodIdempotent(t *testing.T) {
 		t.Errorf("second Default changed the pod")
 	}
 }
-
-func TestNotReadyTolerations(t *testing.T) {
-	p := newPod(ctr("c", "nginx:1"))
-	Default(p)
-	if len(p.Spec.Tolerations) != 2 || p.Spec.Tolerations[0].Key != corev1.TaintNodeNotReady ||
-		p.Spec.Tolerations[1].Key != corev1.TaintNodeUnreachable || *p.Spec.Tolerations[0].TolerationSeconds != 300 {
-		t.Errorf("tolerations = %+v", p.Spec.Tolerations)
-	}
-	// A pod that tolerates everything gets nothing added.
-	all := newPod(ctr("c", "nginx:1"))
-	all.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	Default(all)
-	if len(all.Spec.Tolerations) != 1 {
-		t.Errorf("tolerations = %+v", all.Spec.Tolerations)
-	}
-}

@@ -8,14 +8,15 @@
 //   - a few normalisations upstream performs elsewhere but that users see in
 //     every object the server returns: registry strategies (Service
 //     clusterIP/clusterIPs sync and IP families, Namespace finalizers and
-//     name label), the internal<->v1 round trip (Pod serviceAccount
-//     mirroring) and the DefaultTolerationSeconds admission plugin;
+//     name label) and the internal<->v1 round trip (Pod serviceAccount
+//     mirroring);
 //   - JobSelector, the selector generation a Job's create strategy does,
 //     exported separately because it needs the object's UID.
 //
-// It does not own allocation (cluster IPs, node ports), the other admission
-// plugins (service account token volumes, default storage class,
-// LimitRanger) or validation; see package validation for the latter.
+// It does not own allocation (cluster IPs, node ports), admission plugins
+// (DefaultTolerationSeconds is in package admission; service account token
+// volumes, default storage class, LimitRanger) or validation; see package
+// validation for the latter.
 //
 // Every function here is idempotent: defaulting an already defaulted object
 // changes nothing, so the server may run it on both create and update.
