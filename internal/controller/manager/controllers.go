@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 
+	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/replicaset"
 )
 
@@ -12,6 +13,9 @@ func init() {
 	registered = []Controller{
 		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
+		}},
+		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
+			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
 		}},
 	}
 }
