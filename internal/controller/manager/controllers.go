@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 
+	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/replicaset"
 )
@@ -11,6 +12,9 @@ import (
 // Start sets up informers on cc.Informers and starts workers until ctx ends.
 func init() {
 	registered = []Controller{
+		{Name: "deployment", Start: func(ctx context.Context, cc *Context) error {
+			return deployment.Start(ctx, cc.Client, cc.Informers, cc.Recorder("deployment-controller"))
+		}},
 		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
 		}},
