@@ -6,6 +6,7 @@ import (
 	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/replicaset"
+	"skiff/internal/controller/serviceaccount"
 )
 
 // The controllers the manager runs, in start order. Each entry's package holds the controller itself; its
@@ -20,6 +21,13 @@ func init() {
 		}},
 		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
+		}},
+		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
+			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
+		}},
+		// As upstream, the published CA is the one the controller manager's own client trusts.
+		{Name: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
+			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
 		}},
 	}
 }
