@@ -5,6 +5,7 @@ import (
 
 	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/garbagecollector"
+	"skiff/internal/controller/nodelifecycle"
 	"skiff/internal/controller/replicaset"
 	"skiff/internal/controller/serviceaccount"
 )
@@ -21,6 +22,13 @@ func init() {
 		}},
 		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
+		}},
+		{Name: "nodelifecycle", Start: func(ctx context.Context, cc *Context) error {
+			return nodelifecycle.Start(ctx, cc.Client, cc.Informers, cc.Recorder("node-controller"),
+				nodelifecycle.Options{NodeMonitorGracePeriod: cc.Options.NodeMonitorGracePeriod})
+		}},
+		{Name: "taint-eviction-controller", Start: func(ctx context.Context, cc *Context) error {
+			return nodelifecycle.StartTaintEviction(ctx, cc.Client, cc.Informers, cc.Recorder("taint-eviction-controller"))
 		}},
 		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
