@@ -180,18 +180,22 @@ func TestPodsAndNamespaces(t *testing.T) {
 		t.Fatalf("pod after grace 0: %v", err)
 	}
 
-	// Paging.
+	// Paging, over the five ConfigMaps made here and the namespace's kube-root-ca.crt (once published).
+	eventually(t, 30*time.Second, func() error {
+		_, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err
+	})
 	for i := 0; i < 5; i++ {
 		if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "page-"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	page, err := c.Client.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{Limit: 2})
-	if err != nil || len(page.Items) != 2 || page.Continue == "" || page.RemainingItemCount == nil || *page.RemainingItemCount != 3 {
+	if err != nil || len(page.Items) != 2 || page.Continue == "" || page.RemainingItemCount == nil || *page.RemainingItemCount != 4 {
 		t.Fatalf("first page: %v %d %q %v", err, len(page.Items), page.Continue, page.RemainingItemCount)
 	}
 	rest, err := c.Client.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{Limit: 10, Continue: page.Continue})
-	if err != nil || len(rest.Items) != 3 || rest.Continue != "" || rest.ResourceVersion != page.ResourceVersion {
+	if err != nil || len(rest.Items) != 4 || rest.Continue != "" || rest.ResourceVersion != page.ResourceVersion {
 		t.Fatalf("second page: %v %d %q", err, len(rest.Items), rest.Continue)
 	}
 

@@ -29,7 +29,9 @@ func BenchmarkScheduling(b *testing.B) {
 
 func benchScheduling(b *testing.B, variant string, nodes, pods int) {
 	b.StopTimer()
-	c := framework.Start(b, framework.Options{})
+	// The nodes have no kubelet renewing their Leases: keep the node lifecycle controller from marking them
+	// unreachable (and tainting them) when a run outlasts the grace period.
+	c := framework.Start(b, framework.Options{ExtraArgs: []string{"--disable-controllers=nodelifecycle"}})
 	cs := unlimited(c)
 	ctx := context.Background()
 	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("128Gi"), corev1.ResourcePods: resource.MustParse("110")}

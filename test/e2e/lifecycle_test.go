@@ -31,13 +31,13 @@ func TestRestartKeepsObjects(t *testing.T) {
 	kubectl(t, c, "create", "namespace", "keep")
 	kubectl(t, c, "create", "configmap", "kept", "-n", "keep", "--from-literal=k=v")
 	kubectl(t, c, "create", "deployment", "kept", "-n", "keep", "--image=busybox:1.36", "--replicas=3")
-	before := kubectl(t, c, "get", "configmap,deployment", "-n", "keep", "-o", "jsonpath={range .items[*]}{.metadata.uid}{' '}{end}")
+	before := kubectl(t, c, "get", "configmap/kept", "deployment/kept", "-n", "keep", "-o", "jsonpath={range .items[*]}{.metadata.uid}{' '}{end}")
 	c.Stop()
 	if code := c.ExitCode(); code != 0 {
 		t.Fatalf("server exit code after SIGTERM: %d\n%s", code, c.Logs())
 	}
 	c.Restart(t)
-	after := kubectl(t, c, "get", "configmap,deployment", "-n", "keep", "-o", "jsonpath={range .items[*]}{.metadata.uid}{' '}{end}")
+	after := kubectl(t, c, "get", "configmap/kept", "deployment/kept", "-n", "keep", "-o", "jsonpath={range .items[*]}{.metadata.uid}{' '}{end}")
 	if before != after || before == "" {
 		t.Fatalf("objects changed across restart: %q -> %q", before, after)
 	}
