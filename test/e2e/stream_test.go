@@ -55,10 +55,12 @@ func TestPodStreaming(t *testing.T) {
 	framework.NeedRoot(t)
 	imgDir := framework.TestImages(t)
 	// The agent flags for reservations and eviction thresholds ride along (this cluster's node is otherwise
-	// unused): pid.available<100% always holds, so the node reports PIDPressure.
+	// unused): pid.available<100% always holds, so the node reports PIDPressure. The node lifecycle controller
+	// would taint it node.kubernetes.io/pid-pressure:NoSchedule, as upstream, and no pod here would schedule.
 	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
 		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")},
-		ExtraArgs: []string{"--kube-reserved=cpu=100m", "--system-reserved=memory=64Mi", "--eviction-hard=memory.available<100Mi,pid.available<100%"}})
+		ExtraArgs: []string{"--kube-reserved=cpu=100m", "--system-reserved=memory=64Mi", "--eviction-hard=memory.available<100Mi,pid.available<100%",
+			"--disable-controllers=nodelifecycle"}})
 	ctx := context.Background()
 	t.Run("NodePressureAndReservations", func(t *testing.T) {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
