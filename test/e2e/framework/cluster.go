@@ -119,8 +119,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t, Bin: Binary(t), DataDir: dir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"),
 		Port: FreePort(t), opts: opts, etcdPorts: [2]int{FreePort(t), FreePort(t)}, kubeletPort: FreePort(t)}
+	var agentLock *os.File
 	if opts.Agent {
 		NeedRoot(t)
+		// Clusters with a node agent share the host's skiff0 bridge and pod subnet: one at a time on this
+		// machine, across test processes too.
+		agentLock = lockAgent(t)
 		imgDir := filepath.Join(dir, "agent", "images")
 		if err := os.MkdirAll(imgDir, 0o755); err != nil {
 			t.Fatal(err)
@@ -144,6 +148,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 			killShims(filepath.Join(dir, "agent", "containerd", "containerd.sock"))
 			unmountUnder(dir)
 			_ = exec.Command("ip", "link", "del", "skiff0").Run()
+			_ = agentLock.Close() // releases the lock
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", c.Logs())
@@ -348,4 +353,21 @@ func (c *Cluster) removeAllPods() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// AgentLockPath is the lock clusters with a node agent hold while they exist.
+const AgentLockPath = "/run/skiff-e2e-agent.lock"
+
+// lockAgent waits for, then holds, the host-wide agent lock (flock, so a crashed holder releases it).
+func lockAgent(t testing.TB) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(AgentLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return f
 }
