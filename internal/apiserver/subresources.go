@@ -10,7 +10,6 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -212,29 +211,3 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 
 // evict deletes a pod through the eviction subresource. PodDisruptionBudgets are not consulted yet: that
 // arrives with the disruption controller.
-func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
-	body, err := readBody(w, r, s.cfg.MaxRequestBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	obj, _, err := s.decodeObject(r, body, policyv1.SchemeGroupVersion.WithKind("Eviction"), func() runtime.Object { return &policyv1.Eviction{} })
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ev := obj.(*policyv1.Eviction)
-	if ev.Name != "" && ev.Name != ri.Name {
-		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Eviction object")))
-		return
-	}
-	opts := ev.DeleteOptions
-	if opts == nil {
-		opts = &metav1.DeleteOptions{}
-	}
-	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusCreated, emptyStatus(""))
-}

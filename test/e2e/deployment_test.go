@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -283,6 +285,51 @@ func TestDeployments(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("DisruptionBudgetEvictionAndDrain", func(t *testing.T) {
+		kubectl(t, c, "scale", "deployment/web", "--replicas=3")
+		rolloutStatus(t, "web")
+		kubectl(t, c, "create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=2")
+		eventually(t, 30*time.Second, func() error {
+			pdb, err := c.Client.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if st := pdb.Status; st.CurrentHealthy != 3 || st.DesiredHealthy != 2 || st.ExpectedPods != 3 || st.DisruptionsAllowed != 1 || st.ObservedGeneration != pdb.Generation {
+				return fmt.Errorf("pdb status %+v", st)
+			}
+			return nil
+		})
+		pods, _ := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		evict := func(name string) error {
+			return c.Client.CoreV1().Pods("default").EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}})
+		}
+		if err := evict(pods.Items[0].Name); err != nil {
+			t.Fatalf("first eviction (budget allows one): %v", err)
+		}
+		err := evict(pods.Items[1].Name)
+		if !apierrors.IsTooManyRequests(err) || !strings.Contains(err.Error(), "Cannot evict pod as it would violate the pod's disruption budget") {
+			t.Fatalf("second eviction: %v, want 429", err)
+		}
+		if se, ok := err.(*apierrors.StatusError); !ok || se.ErrStatus.Details == nil || len(se.ErrStatus.Details.Causes) == 0 ||
+			se.ErrStatus.Details.Causes[0].Type != policyv1.DisruptionBudgetCause {
+			t.Fatalf("429 without a DisruptionBudget cause: %#v", err)
+		}
+		rolloutStatus(t, "web")
+		// Drain: cordons, then evicts through the budget; the replacements cannot land on the cordoned (only)
+		// node, so the budget stops the drain.
+		out, errOut, code := kubectlEnv(t, c, nil, "", "drain", "skiff-e2e", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=15s")
+		if code == 0 || !strings.Contains(out+errOut, "disruption budget") {
+			t.Fatalf("drain with a budget that cannot be met: exit %d\n%s\n%s", code, out, errOut)
+		}
+		node, _ := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+		if !node.Spec.Unschedulable {
+			t.Fatalf("drain did not cordon the node")
+		}
+		kubectl(t, c, "uncordon", "skiff-e2e")
+		rolloutStatus(t, "web")
+		kubectl(t, c, "delete", "poddisruptionbudget", "web")
 	})
 
 	t.Run("Recreate", func(t *testing.T) {

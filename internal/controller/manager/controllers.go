@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"skiff/internal/controller/deployment"
+	"skiff/internal/controller/disruption"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/nodelifecycle"
 	"skiff/internal/controller/replicaset"
@@ -16,6 +17,9 @@ func init() {
 	registered = []Controller{
 		{Name: "deployment", Start: func(ctx context.Context, cc *Context) error {
 			return deployment.Start(ctx, cc.Client, cc.Informers, cc.Recorder("deployment-controller"))
+		}},
+		{Name: "disruption", Start: func(ctx context.Context, cc *Context) error {
+			return disruption.Start(ctx, cc.Client, cc.Informers, cc.Recorder("controllermanager"))
 		}},
 		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
