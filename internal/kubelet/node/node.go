@@ -247,15 +247,18 @@ func (a *Agent) syncStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !statusChanged(status, a.lastStatus) && now.Sub(a.lastReport) < a.cfg.StatusReportInterval {
-		return nil
-	}
-	node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.Name, metav1.GetOptions{})
+	// Compared with the node as the API has it, not only with what this agent last wrote: the node
+	// lifecycle controller marks a node Unknown when its heartbeats stop, and an agent that comes back must
+	// correct that at once (the read is served from the API server's watch cache).
+	node, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.Name, metav1.GetOptions{ResourceVersion: "0"})
 	if apierrors.IsNotFound(err) {
 		return a.Register(ctx)
 	}
 	if err != nil {
 		return err
+	}
+	if !statusChanged(status, a.lastStatus) && !statusChanged(status, node.Status) && now.Sub(a.lastReport) < a.cfg.StatusReportInterval {
+		return nil
 	}
 	return a.writeStatus(ctx, node, status)
 }
