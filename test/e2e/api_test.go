@@ -221,6 +221,23 @@ func TestPodsAndNamespaces(t *testing.T) {
 	if !apierrors.IsForbidden(err) || !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 		t.Fatalf("create in a terminating namespace: %v, want 403 NamespaceTerminating", err)
 	}
+	// The namespace's conditions say what is left and what holds it, in upstream's words.
+	eventually(t, 20*time.Second, func() error {
+		ns, err := c.Client.CoreV1().Namespaces().Get(ctx, "held", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		got := map[corev1.NamespaceConditionType]string{}
+		for _, cond := range ns.Status.Conditions {
+			got[cond.Type] = string(cond.Status) + " " + cond.Reason + ": " + cond.Message
+		}
+		if got[corev1.NamespaceContentRemaining] != "True SomeResourcesRemain: Some resources are remaining: configmaps has 1 resource instances" ||
+			got[corev1.NamespaceFinalizersRemaining] != "True SomeFinalizersRemain: Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances" ||
+			got[corev1.NamespaceDeletionContentFailure] != "False ContentDeleted: All content successfully deleted, may be waiting on finalization" {
+			return fmt.Errorf("namespace conditions %v", got)
+		}
+		return nil
+	})
 	kubectl(t, c, "patch", "configmap", "held", "-n", "held", "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
 	eventually(t, 30*time.Second, func() error {
 		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {

@@ -2,6 +2,9 @@ package namespace
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 	"log/slog"
 	"slices"
 	"time"
@@ -106,19 +109,33 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 		return true, nil
 	}
 	if slices.Contains(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
-		remaining := 0
+		remaining := map[string]int{}  // group resource -> objects left
+		finalizers := map[string]int{} // finalizer -> objects holding it
+		var failures []string
 		for _, gvr := range c.resources {
 			ri := c.dyn.Resource(gvr).Namespace(name)
 			if err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return false, err
+				failures = append(failures, fmt.Sprintf("%s: %v", gvr.GroupResource(), err))
+				continue
 			}
-			list, err := ri.List(ctx, metav1.ListOptions{Limit: 1})
+			list, err := ri.List(ctx, metav1.ListOptions{})
 			if err != nil {
-				return false, err
+				failures = append(failures, fmt.Sprintf("%s: %v", gvr.GroupResource(), err))
+				continue
 			}
-			remaining += len(list.Items)
+			if n := len(list.Items); n > 0 {
+				remaining[gvr.GroupResource().String()] += n
+				for _, item := range list.Items {
+					for _, f := range item.GetFinalizers() {
+						finalizers[f]++
+					}
+				}
+			}
 		}
-		if remaining > 0 {
+		if ns, err = c.reportConditions(ctx, ns, remaining, finalizers, failures); err != nil {
+			return false, err
+		}
+		if len(remaining) > 0 || len(failures) > 0 {
 			return false, nil
 		}
 		ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == corev1.FinalizerKubernetes })
@@ -133,4 +150,74 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// reportConditions sets upstream's namespace deletion conditions: what content remains, which finalizers
+// hold it, and whether deleting failed.
+func (c *Controller) reportConditions(ctx context.Context, ns *corev1.Namespace, remaining, finalizers map[string]int, failures []string) (*corev1.Namespace, error) {
+	now := metav1.Now()
+	describe := func(m map[string]int, format string) string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf(format, k, m[k]))
+		}
+		return strings.Join(parts, ", ")
+	}
+	conds := []corev1.NamespaceCondition{
+		{Type: corev1.NamespaceDeletionDiscoveryFailure, Status: corev1.ConditionFalse, Reason: "ResourcesDiscovered", Message: "All resources successfully discovered"},
+		{Type: corev1.NamespaceDeletionGVParsingFailure, Status: corev1.ConditionFalse, Reason: "ParsedGroupVersions", Message: "All legacy kube types successfully parsed"},
+		{Type: corev1.NamespaceDeletionContentFailure, Status: corev1.ConditionFalse, Reason: "ContentDeleted", Message: "All content successfully deleted, may be waiting on finalization"},
+		{Type: corev1.NamespaceContentRemaining, Status: corev1.ConditionFalse, Reason: "ContentRemoved", Message: "All content successfully removed"},
+		{Type: corev1.NamespaceFinalizersRemaining, Status: corev1.ConditionFalse, Reason: "ContentHasNoFinalizers", Message: "All content-preserving finalizers finished"},
+	}
+	if len(failures) > 0 {
+		sort.Strings(failures)
+		conds[2] = corev1.NamespaceCondition{Type: corev1.NamespaceDeletionContentFailure, Status: corev1.ConditionTrue, Reason: "ContentDeletionFailed",
+			Message: "Failed to delete all resource types, " + fmt.Sprint(len(failures)) + " remaining: " + strings.Join(failures, ", ")}
+	}
+	if len(remaining) > 0 {
+		conds[3] = corev1.NamespaceCondition{Type: corev1.NamespaceContentRemaining, Status: corev1.ConditionTrue, Reason: "SomeResourcesRemain",
+			Message: "Some resources are remaining: " + describe(remaining, "%s has %d resource instances")}
+	}
+	if len(finalizers) > 0 {
+		conds[4] = corev1.NamespaceCondition{Type: corev1.NamespaceFinalizersRemaining, Status: corev1.ConditionTrue, Reason: "SomeFinalizersRemain",
+			Message: "Some content in the namespace has finalizers remaining: " + describe(finalizers, "%s in %d resource instances")}
+	}
+	changed := false
+	updated := ns.DeepCopy()
+	for _, want := range conds {
+		found := false
+		for i, have := range updated.Status.Conditions {
+			if have.Type != want.Type {
+				continue
+			}
+			found = true
+			if have.Status != want.Status || have.Reason != want.Reason || have.Message != want.Message {
+				want.LastTransitionTime = now
+				if have.Status == want.Status {
+					want.LastTransitionTime = have.LastTransitionTime
+				}
+				updated.Status.Conditions[i] = want
+				changed = true
+			}
+		}
+		if !found {
+			want.LastTransitionTime = now
+			updated.Status.Conditions = append(updated.Status.Conditions, want)
+			changed = true
+		}
+	}
+	if !changed {
+		return ns, nil
+	}
+	out, err := c.client.CoreV1().Namespaces().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if err != nil {
+		return ns, err
+	}
+	return out, nil
 }
