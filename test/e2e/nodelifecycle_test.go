@@ -9,6 +9,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -141,6 +142,37 @@ func TestNodeLifecycle(t *testing.T) {
 		}
 	}
 
+	// A ReplicaSet's pod placed on "lost" (the other node cordoned meanwhile) is replaced elsewhere once the
+	// taint evicts it.
+	kubectl(t, c, "cordon", "healthy")
+	one := int32(1)
+	rsLabels := map[string]string{"app": "moved"}
+	if _, err := cs.AppsV1().ReplicaSets("nl").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "moved"},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: rsLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rsLabels}, Spec: corev1.PodSpec{
+				Tolerations: []corev1.Toleration{{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists,
+					Effect: corev1.TaintEffectNoExecute, TolerationSeconds: new(int64(2))}},
+				Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var firstMoved string
+	eventually(t, 20*time.Second, func() error {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "app=moved"})
+		if err != nil || len(list.Items) != 1 || list.Items[0].Spec.NodeName != "lost" {
+			return fmt.Errorf("replicaset pod not on lost yet: %v", err)
+		}
+		firstMoved = list.Items[0].Name
+		return nil
+	})
+	kubectl(t, c, "uncordon", "healthy")
+	eventually(t, 20*time.Second, func() error {
+		h, err := cs.CoreV1().Nodes().Get(ctx, "healthy", metav1.GetOptions{})
+		if err != nil || len(h.Spec.Taints) != 0 {
+			return fmt.Errorf("healthy still tainted: %v", err)
+		}
+		return nil
+	})
+
 	// Heartbeats keep the node Ready beyond the grace period.
 	time.Sleep(7 * time.Second)
 	n, err := cs.CoreV1().Nodes().Get(ctx, "lost", metav1.GetOptions{})
@@ -235,6 +267,19 @@ func TestNodeLifecycle(t *testing.T) {
 			return fmt.Errorf("events:\n%s", out)
 		}
 		return nil
+	})
+	// The ReplicaSet made a replacement, which the scheduler put on the healthy node.
+	eventually(t, 30*time.Second, func() error {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "app=moved"})
+		if err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			if p.Name != firstMoved && p.DeletionTimestamp == nil && p.Spec.NodeName == "healthy" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no replacement on healthy: %d pods", len(list.Items))
 	})
 	time.Sleep(2 * time.Second)
 	if p, err := pods.Get(ctx, "default", metav1.GetOptions{}); err != nil || p.DeletionTimestamp != nil {
