@@ -7,6 +7,7 @@ import (
 	"skiff/internal/controller/disruption"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/nodelifecycle"
+	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
 	"skiff/internal/controller/serviceaccount"
 )
@@ -20,6 +21,9 @@ func init() {
 		}},
 		{Name: "disruption", Start: func(ctx context.Context, cc *Context) error {
 			return disruption.Start(ctx, cc.Client, cc.Informers, cc.Recorder("controllermanager"))
+		}},
+		{Name: "podgc", Start: func(ctx context.Context, cc *Context) error {
+			return podgc.Start(ctx, cc.Client, cc.Informers)
 		}},
 		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
