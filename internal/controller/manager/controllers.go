@@ -10,6 +10,7 @@ import (
 	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
 	"skiff/internal/controller/serviceaccount"
+	"skiff/internal/controller/statefulset"
 )
 
 // The controllers the manager runs, in start order. Each entry's package holds the controller itself; its
@@ -27,6 +28,9 @@ func init() {
 		}},
 		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
+		}},
+		{Name: "statefulset", Start: func(ctx context.Context, cc *Context) error {
+			return statefulset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("statefulset-controller"))
 		}},
 		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
