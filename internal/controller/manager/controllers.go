@@ -3,9 +3,11 @@ package manager
 import (
 	"context"
 
+	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/disruption"
 	"skiff/internal/controller/garbagecollector"
+	"skiff/internal/controller/job"
 	"skiff/internal/controller/nodelifecycle"
 	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
@@ -31,6 +33,15 @@ func init() {
 		}},
 		{Name: "statefulset", Start: func(ctx context.Context, cc *Context) error {
 			return statefulset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("statefulset-controller"))
+		}},
+		{Name: "job", Start: func(ctx context.Context, cc *Context) error {
+			return job.Start(ctx, cc.Client, cc.Informers, cc.Recorder("job-controller"))
+		}},
+		{Name: "cronjob", Start: func(ctx context.Context, cc *Context) error {
+			return cronjob.Start(ctx, cc.Client, cc.Informers, cc.Recorder("cronjob-controller"))
+		}},
+		{Name: "ttl-after-finished", Start: func(ctx context.Context, cc *Context) error {
+			return job.StartTTLAfterFinished(ctx, cc.Client, cc.Informers)
 		}},
 		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
