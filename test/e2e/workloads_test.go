@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -325,4 +326,225 @@ func workloadPodReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+const localDaemonSet = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: local
+spec:
+  selector: {matchLabels: {app: local}}
+  template:
+    metadata: {labels: {app: local}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: skiff-e2e}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: docker.io/library/busybox:1.36
+        imagePullPolicy: Never
+        command: ["sleep", "3600"]
+        readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}
+`
+
+// TestDaemonSets: a DaemonSet for the agent's node runs its pod there (kubectl rollout status, a deleted pod
+// replaced, a template change rolled out with a new ControllerRevision); nodes registered through the API
+// get daemon pods bound by the scheduler when they match the nodeSelector (also nodes added later), none when
+// they carry an untolerated NoSchedule taint, and lose them when they stop matching; a daemon pod that fits
+// nowhere gives a FailedPlacement event.
+func TestDaemonSets(t *testing.T) {
+	framework.NeedRoot(t)
+	imgDir := framework.TestImages(t)
+	c := framework.Start(t, framework.Options{Agent: true, Images: []string{filepath.Join(imgDir, "busybox.tar")}})
+	cs := c.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	apiNodes := []string{"api-1", "api-2", "api-tainted", "api-small"}
+	isAPINode := map[string]bool{}
+	for _, n := range apiNodes {
+		isAPINode[n] = true
+	}
+	t.Cleanup(func() {
+		// Before the framework removes the pods: no DaemonSet may recreate them, and pods bound to nodes
+		// without a kubelet never finish a graceful deletion.
+		bg := context.Background()
+		_, _, _ = c.Kubectl(bg, "", "delete", "daemonsets", "--all", "--wait=false")
+		zero := int64(0)
+		for i := 0; i < 50; i++ {
+			pods, err := cs.CoreV1().Pods("default").List(bg, metav1.ListOptions{})
+			left := 0
+			for _, p := range pods.Items {
+				if isAPINode[p.Spec.NodeName] {
+					left++
+					_ = cs.CoreV1().Pods("default").Delete(bg, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+				}
+			}
+			if err == nil && left == 0 && i > 3 {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	rolloutStatus := func(t *testing.T, what string) string {
+		t.Helper()
+		out, errOut, code := kubectlEnv(t, c, nil, "", "rollout", "status", what, "--timeout=120s")
+		if code != 0 {
+			t.Fatalf("rollout status %s: exit %d: %s %s", what, code, out, errOut)
+		}
+		return out
+	}
+	getDS := func(t *testing.T, name string) *appsv1.DaemonSet {
+		t.Helper()
+		ds, err := cs.AppsV1().DaemonSets("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	podsOf := func(t *testing.T, app string) []corev1.Pod {
+		t.Helper()
+		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Items
+	}
+
+	t.Run("AgentNode", func(t *testing.T) {
+		kubectlIn(t, c, localDaemonSet, "apply", "-f", "-")
+		mustContain(t, rolloutStatus(t, "daemonset/local"), `daemon set "local" successfully rolled out`)
+		pods := podsOf(t, "local")
+		if len(pods) != 1 || pods[0].Spec.NodeName != "skiff-e2e" || !workloadPodReady(&pods[0]) {
+			t.Fatalf("daemon pods %+v", pods)
+		}
+		p := pods[0]
+		terms := p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+		if len(terms) != 1 || terms[0].MatchFields[0].Key != "metadata.name" || terms[0].MatchFields[0].Values[0] != "skiff-e2e" {
+			t.Fatalf("daemon pod affinity %+v", terms)
+		}
+		tols := map[string]bool{}
+		for _, tol := range p.Spec.Tolerations {
+			tols[tol.Key+":"+string(tol.Effect)] = tol.TolerationSeconds == nil
+		}
+		for _, want := range []string{"node.kubernetes.io/not-ready:NoExecute", "node.kubernetes.io/unreachable:NoExecute",
+			"node.kubernetes.io/unschedulable:NoSchedule", "node.kubernetes.io/memory-pressure:NoSchedule"} {
+			if !tols[want] {
+				t.Fatalf("daemon pod lacks toleration %s (without tolerationSeconds): %+v", want, p.Spec.Tolerations)
+			}
+		}
+		ds := getDS(t, "local")
+		st := ds.Status
+		if st.DesiredNumberScheduled != 1 || st.CurrentNumberScheduled != 1 || st.NumberReady != 1 || st.NumberAvailable != 1 ||
+			st.UpdatedNumberScheduled != 1 || st.NumberMisscheduled != 0 || st.ObservedGeneration != ds.Generation {
+			t.Fatalf("status %+v", st)
+		}
+		hash := p.Labels[appsv1.ControllerRevisionHashLabelKey]
+		cr, err := cs.AppsV1().ControllerRevisions("default").Get(ctx, "local-"+hash, metav1.GetOptions{})
+		if err != nil || cr.Revision != 1 || !metav1.IsControlledBy(cr, ds) {
+			t.Fatalf("revision local-%s: %v %v", hash, cr, err)
+		}
+		mustContain(t, kubectl(t, c, "get", "events", "--field-selector", "involvedObject.name=local"), "SuccessfulCreate", "Created pod: local-")
+
+		// A deleted daemon pod is replaced.
+		kubectl(t, c, "delete", "pod", p.Name, "--wait=false")
+		eventually(t, 60*time.Second, func() error {
+			pods := podsOf(t, "local")
+			if len(pods) != 1 || pods[0].UID == p.UID || !workloadPodReady(&pods[0]) {
+				return fmt.Errorf("%d pods, not yet replaced", len(pods))
+			}
+			return nil
+		})
+
+		// A template change rolls out under a new revision.
+		kubectl(t, c, "set", "env", "daemonset/local", "MODE=v2")
+		rolloutStatus(t, "daemonset/local")
+		pods = podsOf(t, "local")
+		if len(pods) != 1 || pods[0].Labels[appsv1.ControllerRevisionHashLabelKey] == hash {
+			t.Fatalf("after the update: %d pods, hash %s (was %s)", len(pods), pods[0].Labels[appsv1.ControllerRevisionHashLabelKey], hash)
+		}
+		mustContain(t, kubectl(t, c, "rollout", "history", "daemonset/local"), "REVISION", "\n1 ", "\n2 ")
+	})
+
+	// Nodes without a kubelet, their Leases renewed so they stay Ready.
+	for _, n := range apiNodes {
+		registerNode(t, cs, n)
+	}
+	go renewLeases(ctx, cs, func(string) bool { return true }, apiNodes...)
+	kubectl(t, c, "label", "node", "api-1", "api-tainted", "daemon=yes")
+	kubectl(t, c, "taint", "node", "api-tainted", "dedicated=x:NoSchedule")
+
+	t.Run("NodeSelectionAndTaints", func(t *testing.T) {
+		manifest := strings.NewReplacer("name: local", "name: sel", "app: local", "app: sel",
+			"kubernetes.io/hostname: skiff-e2e", "daemon: \"yes\"").Replace(localDaemonSet)
+		kubectlIn(t, c, manifest, "apply", "-f", "-")
+		onNodes := func(want ...string) {
+			t.Helper()
+			eventually(t, 30*time.Second, func() error {
+				var got []string
+				for _, p := range podsOf(t, "sel") {
+					if p.DeletionTimestamp != nil {
+						continue
+					}
+					if p.Spec.NodeName == "" {
+						return fmt.Errorf("pod %s not bound yet", p.Name)
+					}
+					got = append(got, p.Spec.NodeName)
+				}
+				slices.Sort(got)
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					return fmt.Errorf("daemon pods on %v, want %v", got, want)
+				}
+				ds := getDS(t, "sel")
+				if int(ds.Status.DesiredNumberScheduled) != len(want) || int(ds.Status.CurrentNumberScheduled) != len(want) {
+					return fmt.Errorf("status %+v", ds.Status)
+				}
+				return nil
+			})
+		}
+		// api-1 matches; api-tainted matches but its NoSchedule taint is not tolerated; skiff-e2e does not match.
+		onNodes("api-1")
+		// A node that starts matching gets its pod.
+		kubectl(t, c, "label", "node", "api-2", "daemon=yes")
+		onNodes("api-1", "api-2")
+		// A node that stops matching loses it (it has no kubelet: finish the graceful deletion by hand).
+		kubectl(t, c, "label", "node", "api-1", "daemon-")
+		eventually(t, 30*time.Second, func() error {
+			for _, p := range podsOf(t, "sel") {
+				if p.Spec.NodeName == "api-1" && p.DeletionTimestamp == nil {
+					return fmt.Errorf("pod %s on api-1 not deleted", p.Name)
+				}
+			}
+			return nil
+		})
+		mustContain(t, kubectl(t, c, "get", "events", "--field-selector", "involvedObject.name=sel"), "SuccessfulDelete", "Deleted pod: sel-")
+		zero := int64(0)
+		for _, p := range podsOf(t, "sel") {
+			if p.Spec.NodeName == "api-1" {
+				_ = cs.CoreV1().Pods("default").Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			}
+		}
+		onNodes("api-2")
+		eventually(t, 30*time.Second, func() error {
+			if st := getDS(t, "sel").Status; st.NumberReady != 0 || st.NumberMisscheduled != 0 || st.DesiredNumberScheduled != 1 {
+				return fmt.Errorf("status %+v", st)
+			}
+			return nil
+		})
+	})
+
+	t.Run("FailedPlacement", func(t *testing.T) {
+		// api-small matches but has 4 CPUs; the pod asks for 5: the scheduler cannot place it there.
+		kubectl(t, c, "label", "node", "api-small", "size=small")
+		manifest := strings.NewReplacer("name: local", "name: big", "app: local", "app: big",
+			"kubernetes.io/hostname: skiff-e2e", "size: small",
+			"        imagePullPolicy: Never\n", "        imagePullPolicy: Never\n        resources: {requests: {cpu: \"5\"}}\n").Replace(localDaemonSet)
+		kubectlIn(t, c, manifest, "apply", "-f", "-")
+		eventually(t, 30*time.Second, func() error {
+			out := kubectl(t, c, "get", "events", "--field-selector", "involvedObject.name=big")
+			if !strings.Contains(out, `failed to place pod on "api-small"`) {
+				return fmt.Errorf("no FailedPlacement event: %s", out)
+			}
+			return nil
+		})
+	})
 }

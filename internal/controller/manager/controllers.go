@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"skiff/internal/controller/cronjob"
+	"skiff/internal/controller/daemonset"
 	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/disruption"
 	"skiff/internal/controller/garbagecollector"
@@ -42,6 +43,9 @@ func init() {
 		}},
 		{Name: "ttl-after-finished", Start: func(ctx context.Context, cc *Context) error {
 			return job.StartTTLAfterFinished(ctx, cc.Client, cc.Informers)
+		}},
+		{Name: "daemonset", Start: func(ctx context.Context, cc *Context) error {
+			return daemonset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("daemonset-controller"))
 		}},
 		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
