@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -149,7 +150,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go nsc.Run(runCtx)
 	go func() {
-		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All,
+		host, _ := os.Hostname()
+		abs, _ := filepath.Abs(cfg.DataDir)
+		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
+		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}

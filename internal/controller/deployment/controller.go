@@ -558,7 +558,8 @@ func (c *Controller) reconcileOld(ctx context.Context, d *appsv1.Deployment, old
 			break
 		}
 		n := replicas(rs.Spec.Replicas)
-		if n == 0 || n == rs.Status.AvailableReplicas {
+		if n == 0 || n <= rs.Status.AvailableReplicas {
+			// No unhealthy replicas (status may still show more available than the spec just lowered).
 			continue
 		}
 		down := min(maxScaledDown-total, n-rs.Status.AvailableReplicas)

@@ -169,6 +169,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 	}
 	allowed := max(healthy-desired, 0)
+	if expected <= 0 {
+		// As upstream: a budget that expects no pods allows no disruption.
+		allowed = 0
+	}
 	st := pdb.Status.DeepCopy()
 	st.ExpectedPods, st.DesiredHealthy, st.CurrentHealthy, st.DisruptionsAllowed = expected, desired, healthy, allowed
 	st.DisruptedPods = disrupted
@@ -233,7 +237,8 @@ func (c *Controller) expectedScale(pods []*corev1.Pod) (int32, error) {
 	for _, p := range pods {
 		ref := metav1.GetControllerOf(p)
 		if ref == nil {
-			return 0, fmt.Errorf("found no controller ref for pod %q", p.Name)
+			// Unmanaged pods do not count toward the expected scale (upstream reports them in an event).
+			continue
 		}
 		uid, n, err := c.scaleOf(p.Namespace, ref)
 		if err != nil {
@@ -347,13 +352,12 @@ func (c *Controller) writeFailed(ctx context.Context, pdb *policyv1.PodDisruptio
 	st.ObservedGeneration = pdb.Generation
 	setCondition(st, metav1.Condition{Type: policyv1.DisruptionAllowedCondition, Status: metav1.ConditionFalse, Reason: policyv1.SyncFailedReason,
 		Message: cause.Error(), ObservedGeneration: pdb.Generation, LastTransitionTime: metav1.NewTime(c.now())})
-	if apiequality.Semantic.DeepEqual(&pdb.Status, st) {
-		return nil
+	if !apiequality.Semantic.DeepEqual(&pdb.Status, st) {
+		pdb.Status = *st
+		if _, err := c.client.PolicyV1().PodDisruptionBudgets(pdb.Namespace).UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
 	}
-	pdb.Status = *st
-	_, err := c.client.PolicyV1().PodDisruptionBudgets(pdb.Namespace).UpdateStatus(ctx, pdb, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil
-	}
-	return err
+	// Failing is retried with back-off: the missing controller may simply not have reached the informer yet.
+	return cause
 }

@@ -71,6 +71,9 @@ type Config struct {
 	Options    Options
 	// LeaseNamespace and LeaseName default to kube-system/kube-controller-manager.
 	LeaseNamespace, LeaseName string
+	// Identity names this manager in the Lease. A stable identity (the server passes one derived from its
+	// host and data dir) lets a restarted server take its lease back at once instead of waiting it out.
+	Identity string
 }
 
 // registered lists the controllers, in start order. Each controller package adds itself in controllers.go.
@@ -88,8 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Options.NodeMonitorGracePeriod == 0 {
 		cfg.Options.NodeMonitorGracePeriod = 40 * time.Second
 	}
-	host, _ := os.Hostname()
-	id := fmt.Sprintf("%s_%s", host, uuid.NewString())
+	id := cfg.Identity
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s_%s", host, uuid.NewString())
+	}
 	for ctx.Err() == nil {
 		lock := &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.LeaseNamespace, Name: cfg.LeaseName},
@@ -99,7 +105,9 @@ func Run(ctx context.Context, cfg Config) error {
 		termCtx, cancel := context.WithCancel(ctx)
 		leaderelection.RunOrDie(termCtx, leaderelection.LeaderElectionConfig{
 			Lock: lock, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-			ReleaseOnCancel: true, Name: cfg.LeaseName,
+			// The lease is not released on cancel: controllers stop asynchronously, and another server must
+			// not start leading while this one's workers may still be mid-sync; it waits out the lease.
+			ReleaseOnCancel: false, Name: cfg.LeaseName,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
 					slog.Info("controller manager leading", "identity", id)

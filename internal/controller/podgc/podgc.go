@@ -147,7 +147,7 @@ func outOfService(n *corev1.Node) bool {
 	if n == nil {
 		return false
 	}
-	ready := true
+	ready := false // no Ready condition counts as not ready, as upstream
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			ready = c.Status == corev1.ConditionTrue
@@ -165,6 +165,8 @@ func (c *Controller) forceDelete(ctx context.Context, v victim) {
 	p := v.pod
 	if v.why != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 		cp := p.DeepCopy()
+		// As upstream, the pod is marked Failed before it is force-deleted, so finalizers see a final phase.
+		cp.Status.Phase = corev1.PodFailed
 		found := false
 		cond := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "DeletionByPodGC",
 			Message: v.why, LastTransitionTime: metav1.NewTime(c.now())}

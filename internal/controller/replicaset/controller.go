@@ -146,6 +146,15 @@ func (c *Controller) podUpdated(oldObj, newObj any) {
 		return
 	}
 	labelsChanged := !apiequality.Semantic.DeepEqual(old.Labels, cur.Labels)
+	if cur.DeletionTimestamp != nil {
+		// A pod being deleted no longer counts: that is the deletion the controller waits for, as upstream
+		// (graceful termination can take long, or forever on a lost node).
+		c.podDeleted(cur)
+		if labelsChanged {
+			c.podDeleted(old)
+		}
+		return
+	}
 	oldRef, curRef := metav1.GetControllerOf(old), metav1.GetControllerOf(cur)
 	if oldRef != nil && (curRef == nil || oldRef.UID != curRef.UID) {
 		if rs := c.ownerOf(old); rs != nil {
@@ -307,6 +316,8 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 	case diff < 0:
 		n := min(-diff, burstReplicas)
 		c.exp.expectCreations(key, n)
+		// If some creation is never observed, look again when the expectations expire.
+		c.queue.AddAfter(key, expectationsTTL+time.Second)
 		created, err := slowStart(n, func() error { return c.createPod(ctx, rs) })
 		if skipped := n - created; skipped > 0 {
 			// Creations that were not attempted or failed will never be observed.
@@ -323,6 +334,7 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 			uids = append(uids, p.UID)
 		}
 		c.exp.expectDeletions(key, uids)
+		c.queue.AddAfter(key, expectationsTTL+time.Second)
 		var wg sync.WaitGroup
 		errs := make(chan error, len(victims))
 		for _, p := range victims {
