@@ -430,3 +430,81 @@ func TestTTLExpiry(t *testing.T) {
 		t.Fatalf("expires in %v %v", left, ok)
 	}
 }
+
+func TestSyncBackoffLimitPerIndex(t *testing.T) {
+	h := newHarness(t, testJob("pi", func(j *batchv1.Job) {
+		j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](2), ptr.To[int32](2)
+		j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		j.Spec.BackoffLimitPerIndex = ptr.To[int32](1)
+		j.Spec.BackoffLimit = ptr.To[int32](1 << 30)
+	}))
+	h.sync("pi")
+	byIndex := func() map[string][]corev1.Pod {
+		out := map[string][]corev1.Pod{}
+		for _, p := range h.podList() {
+			ix := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+			out[ix] = append(out[ix], p)
+		}
+		return out
+	}
+	first := byIndex()["0"][0]
+	if first.Annotations[batchv1.JobIndexFailureCountAnnotation] != "0" {
+		t.Fatalf("annotations %v", first.Annotations)
+	}
+	h.finish(first.Name, 1)
+	j := h.sync("pi")
+	if p, _ := h.client.CoreV1().Pods("ns").Get(h.ctx, first.Name, metav1.GetOptions{}); !hasFinalizer(p) {
+		t.Fatal("the failed pod of an index to retry keeps its finalizer until it is replaced")
+	}
+	if len(byIndex()["0"]) != 1 || j.Status.FailedIndexes == nil || *j.Status.FailedIndexes != "" {
+		t.Fatalf("replaced before the back-off: %+v", j.Status)
+	}
+	h.now = h.now.Add(11 * time.Second)
+	h.sync("pi")
+	j = h.sync("pi")
+	pods := byIndex()["0"]
+	if len(pods) != 2 || j.Status.Failed != 1 {
+		t.Fatalf("index 0: %d pods, status %+v", len(pods), j.Status)
+	}
+	var second corev1.Pod
+	for _, p := range pods {
+		if p.Name != first.Name {
+			second = p
+		}
+	}
+	if second.Annotations[batchv1.JobIndexFailureCountAnnotation] != "1" {
+		t.Fatalf("replacement annotations %v", second.Annotations)
+	}
+	if p, _ := h.client.CoreV1().Pods("ns").Get(h.ctx, first.Name, metav1.GetOptions{}); hasFinalizer(p) {
+		t.Fatal("the replaced pod keeps its finalizer")
+	}
+	h.finish(second.Name, 1)
+	h.finish(byIndex()["1"][0].Name, 0)
+	j = h.sync("pi")
+	c := cond(j, batchv1.JobFailed)
+	if c == nil || c.Reason != "FailedIndexes" || *j.Status.FailedIndexes != "0" || j.Status.CompletedIndexes != "1" || j.Status.Failed != 2 {
+		t.Fatalf("status %+v", j.Status)
+	}
+}
+
+func TestSyncSuccessPolicy(t *testing.T) {
+	h := newHarness(t, testJob("leader", func(j *batchv1.Job) {
+		j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](3), ptr.To[int32](3)
+		j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr.To("0")}}}
+	}))
+	h.sync("leader")
+	for _, p := range h.podList() {
+		if p.Annotations[batchv1.JobCompletionIndexAnnotation] == "0" {
+			h.finish(p.Name, 0)
+		}
+	}
+	h.sync("leader")
+	j := h.sync("leader")
+	if c := cond(j, batchv1.JobSuccessCriteriaMet); c == nil || c.Reason != "SuccessPolicy" || c.Message != "Matched rules at index 0" {
+		t.Fatalf("conditions %+v", j.Status.Conditions)
+	}
+	if c := cond(j, batchv1.JobComplete); c == nil || c.Reason != "SuccessPolicy" || j.Status.Failed != 0 || j.Status.Succeeded != 1 || len(h.activePods()) != 0 {
+		t.Fatalf("status %+v, %d active", j.Status, len(h.activePods()))
+	}
+}
