@@ -45,11 +45,27 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 	if q := r.URL.Query()["dryRun"]; len(q) > 0 && len(opts.DryRun) == 0 {
 		opts.DryRun = q
 	}
-	if err := s.checkDisruptionBudget(r.Context(), res, ri.Namespace, ri.Name, len(opts.DryRun) > 0); err != nil {
+	dryRun := len(opts.DryRun) > 0
+	if err := s.checkDisruptionBudget(r.Context(), res, ri.Namespace, ri.Name, dryRun); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if !dryRun {
+		// As upstream, the pod is told why it goes (DisruptionTarget, which Job pod failure policies match),
+		// and the delete is pinned to that version: a pod that changed meanwhile is retried by the client.
+		rv, err := s.markEvicted(r.Context(), res, ri.Namespace, ri.Name)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if rv != "" && opts.Preconditions == nil {
+			opts.Preconditions = &metav1.Preconditions{ResourceVersion: &rv}
+		}
+	}
 	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts); err != nil {
+		if apierrors.IsConflict(err) {
+			err = apierrors.NewTooManyRequests("The pod changed while it was being evicted; retry.", 1)
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -166,4 +182,27 @@ func tooManyRequests(cause string) error {
 	err := apierrors.NewTooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.", 0)
 	err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{Type: policyv1.DisruptionBudgetCause, Message: cause})
 	return err
+}
+
+// markEvicted sets the DisruptionTarget condition (reason EvictionByEvictionAPI) on a pod that has not
+// finished, and returns the pod's resourceVersion afterwards.
+func (s *Server) markEvicted(ctx context.Context, podRes *resource, ns, name string) (string, error) {
+	obj, err := s.getObject(ctx, podRes, ns, name, "")
+	if err != nil {
+		return "", err
+	}
+	pod := obj.(*corev1.Pod)
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.DeletionTimestamp != nil {
+		return "", nil
+	}
+	out, err := s.updateObject(ctx, podRes, ns, name, "status", writeOptions{manager: "skiff-eviction", untracked: true}, func(cur runtime.Object) (runtime.Object, error) {
+		p := cur.(*corev1.Pod).DeepCopy()
+		setPodCondition(&p.Status, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting", LastTransitionTime: metav1.NewTime(time.Now())})
+		return p, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return out.(*corev1.Pod).ResourceVersion, nil
 }

@@ -209,5 +209,3 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 	st.Conditions = append(st.Conditions, c)
 }
 
-// evict deletes a pod through the eviction subresource. PodDisruptionBudgets are not consulted yet: that
-// arrives with the disruption controller.
