@@ -208,4 +208,3 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 	}
 	st.Conditions = append(st.Conditions, c)
 }
-
