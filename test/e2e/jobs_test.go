@@ -275,6 +275,24 @@ func TestJobs(t *testing.T) {
 		mustContain(t, events("pausable"), "Suspended", "Job suspended", "Resumed", "Job resumed")
 	})
 
+	t.Run("DeleteRunningJob", func(t *testing.T) {
+		kubectlIn(t, c, jobManifest("doomed", "  parallelism: 2\n  completions: 2", "sleep 3600"), "apply", "-f", "-")
+		eventually(t, 60*time.Second, func() error {
+			if r := getJob(t, "doomed").Status.Ready; r == nil || *r != 2 {
+				return fmt.Errorf("ready %v", r)
+			}
+			return nil
+		})
+		// The garbage collector deletes the pods; the job controller lets go of their finalizers.
+		kubectl(t, c, "delete", "job", "doomed")
+		eventually(t, 60*time.Second, func() error {
+			if pods := jobPods(t, "doomed"); len(pods) != 0 {
+				return fmt.Errorf("%d pods left, finalizers %v", len(pods), pods[0].Finalizers)
+			}
+			return nil
+		})
+	})
+
 	t.Run("PodFailurePolicyAndTTL", func(t *testing.T) {
 		spec := `  backoffLimit: 5
   ttlSecondsAfterFinished: 3

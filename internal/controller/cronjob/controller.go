@@ -429,6 +429,9 @@ func (c *Controller) cleanupFinished(ctx context.Context, cj *batchv1.CronJob, j
 	}
 	var succeeded, failed []*batchv1.Job
 	for _, j := range jobs {
+		if j.DeletionTimestamp != nil {
+			continue // already going
+		}
 		switch fin, cond := finishedAs(j); {
 		case fin && cond == batchv1.JobComplete:
 			succeeded = append(succeeded, j)

@@ -508,3 +508,22 @@ func TestSyncSuccessPolicy(t *testing.T) {
 		t.Fatalf("status %+v, %d active", j.Status, len(h.activePods()))
 	}
 }
+
+func TestSyncIdempotent(t *testing.T) {
+	h := newHarness(t, testJob("still", func(j *batchv1.Job) {
+		j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](4), ptr.To[int32](2)
+		j.Spec.ActiveDeadlineSeconds = ptr.To[int64](600)
+	}))
+	h.sync("still")
+	h.finish(h.podList()[0].Name, 0)
+	h.sync("still")
+	before := len(h.client.Actions())
+	h.now = h.now.Add(time.Second)
+	h.sync("still")
+	h.sync("still")
+	for _, a := range h.client.Actions()[before:] {
+		if a.GetVerb() != "list" && a.GetVerb() != "get" {
+			t.Errorf("a sync with nothing new wrote: %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+}
