@@ -332,6 +332,21 @@ func TestDeployments(t *testing.T) {
 		kubectl(t, c, "delete", "poddisruptionbudget", "web")
 	})
 
+	t.Run("NamespaceDeletionLeavesNothing", func(t *testing.T) {
+		kubectl(t, c, "create", "namespace", "doomed")
+		kubectl(t, c, "create", "deployment", "app", "-n", "doomed", "--image=docker.io/library/busybox:1.36", "--replicas=2", "--", "sleep", "3600")
+		kubectl(t, c, "rollout", "status", "deployment/app", "-n", "doomed", "--timeout=60s")
+		kubectl(t, c, "delete", "namespace", "doomed", "--timeout=90s")
+		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("namespace still there: %v", err)
+		}
+		for _, kind := range []string{"pods", "replicasets", "deployments", "configmaps", "serviceaccounts", "events"} {
+			if out := kubectl(t, c, "get", kind, "-n", "doomed", "-o", "name"); strings.TrimSpace(out) != "" {
+				t.Fatalf("%s left in the deleted namespace:\n%s", kind, out)
+			}
+		}
+	})
+
 	t.Run("Recreate", func(t *testing.T) {
 		kubectlIn(t, c, `apiVersion: apps/v1
 kind: Deployment

@@ -331,6 +331,35 @@ func (c *Cluster) removeAllPods() {
 	if err != nil {
 		return
 	}
+	// Workload controllers would replace deleted pods: their objects go first.
+	for _, ns := range nss.Items {
+		n := ns.Name
+		for _, del := range []func() error{
+			func() error {
+				return c.Client.AppsV1().Deployments(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.AppsV1().ReplicaSets(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.AppsV1().StatefulSets(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.AppsV1().DaemonSets(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.BatchV1().CronJobs(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.BatchV1().Jobs(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+			func() error {
+				return c.Client.CoreV1().ReplicationControllers(n).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+			},
+		} {
+			_ = del()
+		}
+	}
 	for _, ns := range nss.Items {
 		_ = c.Client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 	}
