@@ -3,10 +3,10 @@ package namespace
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"log/slog"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"

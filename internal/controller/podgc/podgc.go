@@ -40,7 +40,7 @@ type Controller struct {
 	threshold int
 	now       func() time.Time
 	// absentSince remembers when a node a pod is bound to was first seen missing.
-	mu           sync.Mutex
+	mu          sync.Mutex
 	absentSince map[string]time.Time
 	quarantine  time.Duration
 }
