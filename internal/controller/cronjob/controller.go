@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 var cronJobKind = batchv1.SchemeGroupVersion.WithKind("CronJob")
@@ -41,8 +43,7 @@ type Controller struct {
 func Start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) error {
 	cjInf, jobInf := factory.Batch().V1().CronJobs(), factory.Batch().V1().Jobs()
 	c := &Controller{client: client, cronJobs: cjInf.Lister(), jobs: jobInf.Lister(), recorder: recorder, now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob"})}
+		queue: controllerutil.NewQueue("cronjob")}
 	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.enqueue(o, 0) },
 		UpdateFunc: c.cronJobUpdated,
@@ -58,18 +59,12 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), cjInf.Informer().HasSynced, jobInf.Informer().HasSynced) {
-			return
-		}
+	controllerutil.ShutDownOnDone(ctx, c.queue)
+	controllerutil.AfterSync(ctx, []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced}, func() {
 		for i := 0; i < 5; i++ {
 			go c.worker(ctx)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -109,15 +104,9 @@ func (c *Controller) jobChanged(oldObj, newObj any) {
 		if !ok {
 			continue
 		}
-		ref := metav1.GetControllerOf(j)
-		if ref == nil || ref.Kind != cronJobKind.Kind || ref.APIVersion != batchv1.SchemeGroupVersion.String() {
-			continue
+		if cj := controllerutil.OwnerOf(metav1.GetControllerOf(j), cronJobKind.Kind, batchv1.SchemeGroupVersion.String(), c.cronJobs.CronJobs(j.Namespace).Get); cj != nil {
+			c.queue.Add(key(cj))
 		}
-		cj, err := c.cronJobs.CronJobs(j.Namespace).Get(ref.Name)
-		if err != nil || cj.UID != ref.UID {
-			continue
-		}
-		c.queue.Add(key(cj))
 	}
 }
 

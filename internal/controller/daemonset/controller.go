@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -25,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // burstReplicas caps how many pods one sync creates or deletes, as upstream.
@@ -39,7 +40,7 @@ type Controller struct {
 	revisions appslisters.ControllerRevisionLister
 	recorder  record.EventRecorder
 	queue     workqueue.TypedRateLimitingInterface[string]
-	exp       *expectations
+	exp       *controllerutil.Expectations
 	// failedBackoff spaces out the replacement of failed pods, per DaemonSet and node (1 s doubling to 15 min).
 	failedBackoff *flowcontrol.Backoff
 	now           func() time.Time
@@ -50,9 +51,8 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	dsInf, podInf, nodeInf, revInf := factory.Apps().V1().DaemonSets(), factory.Core().V1().Pods(), factory.Core().V1().Nodes(),
 		factory.Apps().V1().ControllerRevisions()
 	c := &Controller{client: client, dsLister: dsInf.Lister(), pods: podInf.Lister(), nodes: nodeInf.Lister(), revisions: revInf.Lister(),
-		recorder: recorder, exp: newExpectations(), failedBackoff: flowcontrol.NewBackOff(time.Second, 15*time.Minute), now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset"})}
+		recorder: recorder, exp: controllerutil.NewExpectations(), failedBackoff: flowcontrol.NewBackOff(time.Second, 15*time.Minute), now: time.Now,
+		queue: controllerutil.NewQueue("daemonset")}
 	if _, err := dsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, n any) { c.enqueue(n) },
@@ -61,7 +61,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 				o = d.Obj
 			}
 			if ds, ok := o.(*appsv1.DaemonSet); ok {
-				c.exp.forget(ds.Namespace + "/" + ds.Name)
+				c.exp.Forget(ds.Namespace + "/" + ds.Name)
 				c.enqueue(ds)
 			}
 		},
@@ -88,17 +88,11 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), dsInf.Informer().HasSynced, podInf.Informer().HasSynced, nodeInf.Informer().HasSynced,
-			revInf.Informer().HasSynced) {
-			return
-		}
+	controllerutil.ShutDownOnDone(ctx, c.queue)
+	controllerutil.AfterSync(ctx, []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced, nodeInf.Informer().HasSynced,
+		revInf.Informer().HasSynced}, func() {
 		for i := 0; i < 2; i++ {
-			go c.worker(ctx)
+			go controllerutil.Worker(ctx, "daemonset", c.queue, c.sync)
 		}
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -110,7 +104,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 				c.failedBackoff.GC()
 			}
 		}
-	}()
+	})
 	return nil
 }
 
@@ -130,27 +124,12 @@ func (c *Controller) enqueueAll() {
 func keyOf(ds *appsv1.DaemonSet) string { return ds.Namespace + "/" + ds.Name }
 
 func (c *Controller) ownerOf(p *corev1.Pod) *appsv1.DaemonSet {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil || ref.Kind != "DaemonSet" {
-		return nil
-	}
-	ds, err := c.dsLister.DaemonSets(p.Namespace).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
-	return ds
+	return controllerutil.OwnerOf(metav1.GetControllerOf(p), "DaemonSet", "", c.dsLister.DaemonSets(p.Namespace).Get)
 }
 
 func (c *Controller) matching(p *corev1.Pod) []*appsv1.DaemonSet {
 	all, _ := c.dsLister.DaemonSets(p.Namespace).List(labels.Everything())
-	var out []*appsv1.DaemonSet
-	for _, ds := range all {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
-			out = append(out, ds)
-		}
-	}
-	return out
+	return controllerutil.Selecting(all, func(ds *appsv1.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector }, p.Labels)
 }
 
 func (c *Controller) podAdded(obj any) {
@@ -161,7 +140,7 @@ func (c *Controller) podAdded(obj any) {
 	}
 	if metav1.GetControllerOf(p) != nil {
 		if ds := c.ownerOf(p); ds != nil {
-			c.exp.creationObserved(keyOf(ds))
+			c.exp.CreationObserved(keyOf(ds))
 			c.enqueue(ds)
 		}
 		return
@@ -194,7 +173,7 @@ func (c *Controller) podUpdated(o, n any) {
 		return
 	}
 	if old.DeletionTimestamp == nil && cur.DeletionTimestamp != nil {
-		c.exp.deletionObserved(keyOf(ds), cur.UID)
+		c.exp.DeletionObserved(keyOf(ds), cur.UID)
 	}
 	if msg, ok := unschedulable(cur); ok {
 		if prev, was := unschedulable(old); !was || prev != msg {
@@ -223,25 +202,8 @@ func (c *Controller) podDeleted(obj any) {
 		return
 	}
 	if ds := c.ownerOf(p); ds != nil {
-		c.exp.deletionObserved(keyOf(ds), p.UID)
+		c.exp.DeletionObserved(keyOf(ds), p.UID)
 		c.enqueue(ds)
-	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else if ctx.Err() == nil {
-			slog.Debug("daemonset sync", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
 	}
 }
 
@@ -249,7 +211,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, _ := cache.SplitMetaNamespaceKey(key)
 	cached, err := c.dsLister.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -285,14 +247,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	now := c.now()
-	if !c.exp.satisfied(key) {
+	if !c.exp.Satisfied(key) {
 		// Still waiting for the informer to show earlier creates and deletes: only the counts.
 		st, _ := computeStatus(ds, nodes, byNode(pods), hash, false, now)
 		return c.updateStatus(ctx, ds, st)
 	}
 	var recheck time.Duration
 	manageErr := c.manage(ctx, ds, nodes, byNode(pods), hash, now, &recheck)
-	if manageErr == nil && c.exp.satisfied(key) && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
+	if manageErr == nil && c.exp.Satisfied(key) && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
 		manageErr = c.rollingUpdate(ctx, ds, nodes, byNode(pods), hash, now)
 	}
 	if manageErr == nil {
@@ -326,61 +288,28 @@ func byNode(pods []*corev1.Pod) map[string][]*corev1.Pod {
 	return out
 }
 
+// claim is how the DaemonSet claims its pods and revisions: adoption needs a fresh GET of the DaemonSet (a
+// DaemonSet gone refuses it).
+func claim[T metav1.Object](c *Controller, ds *appsv1.DaemonSet, matches func(T) bool, patch func(ctx context.Context, obj T, patch []byte) (T, error)) controllerutil.Claim[T] {
+	return controllerutil.Claim[T]{
+		Owner:      ds,
+		Matches:    matches,
+		CanAdopt:   controllerutil.FreshOwner(ds, c.client.AppsV1().DaemonSets(ds.Namespace).Get, true),
+		Patch:      patch,
+		AdoptPatch: func(o T) []byte { return controllerutil.AdoptPatch(dsKind, ds, o.GetUID(), "") },
+	}
+}
+
 // claimPods adopts orphan pods the selector matches and releases owned pods it no longer matches; it
 // returns the DaemonSet's pods afterwards.
 func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var owned []*corev1.Pod
-	checked := false
-	for _, p := range pods {
-		ref := metav1.GetControllerOf(p)
-		matches := sel.Matches(labels.Set(p.Labels))
-		switch {
-		case ref != nil && ref.UID == ds.UID:
-			if matches {
-				owned = append(owned, p)
-				continue
-			}
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, ds.UID, p.UID)
-			if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-				return nil, err
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil:
-			if !checked {
-				if ok, err := c.canAdopt(ctx, ds); err != nil || !ok {
-					return owned, err
-				}
-				checked = true
-			}
-			adopted, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, adoptPatch(ds, p.UID), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
-					continue
-				}
-				return nil, err
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
-}
-
-func adoptPatch(ds *appsv1.DaemonSet, uid types.UID) []byte {
-	return fmt.Appendf(nil, `{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-		ds.Name, ds.UID, uid)
-}
-
-func (c *Controller) canAdopt(ctx context.Context, ds *appsv1.DaemonSet) (bool, error) {
-	fresh, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return fresh.UID == ds.UID && fresh.DeletionTimestamp == nil, nil
+	cl := claim(c, ds, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		})
+	cl.ReleasePatch = func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(ds.UID, p.UID, "") }
+	cl.IgnoreInvalid = true
+	return cl.Run(ctx, pods)
 }
 
 // history finds (or makes) the revision of the current template, giving it the highest number (a rollback
@@ -391,31 +320,30 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel labe
 	if err != nil {
 		return nil, "", err
 	}
-	patch, err := revisionPatch(ds)
+	patch, err := controllerutil.RevisionPatch(ds)
 	if err != nil {
 		return nil, "", err
 	}
 	api := c.client.AppsV1().ControllerRevisions(ds.Namespace)
+	// The revisions are listed by the selector: orphans are adopted, none is released. A DaemonSet that may
+	// not adopt leaves the history alone for this sync.
+	refused := false
+	cl := claim(c, ds, func(*appsv1.ControllerRevision) bool { return true },
+		func(ctx context.Context, r *appsv1.ControllerRevision, patch []byte) (*appsv1.ControllerRevision, error) {
+			return api.Patch(ctx, r.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		})
+	canAdopt := cl.CanAdopt
+	cl.CanAdopt = func(ctx context.Context) (bool, error) {
+		ok, err := canAdopt(ctx)
+		refused = err == nil && !ok
+		return ok, err
+	}
+	owned, err := cl.Run(ctx, all)
+	if err != nil || refused {
+		return nil, "", err
+	}
 	var cur, old []*appsv1.ControllerRevision
-	checked := false
-	for _, r := range all {
-		ref := metav1.GetControllerOf(r)
-		if ref == nil && r.DeletionTimestamp == nil {
-			if !checked {
-				if ok, err := c.canAdopt(ctx, ds); err != nil || !ok {
-					return nil, "", err
-				}
-				checked = true
-			}
-			if r, err = api.Patch(ctx, r.Name, types.StrategicMergePatchType, adoptPatch(ds, r.UID), metav1.PatchOptions{}); err != nil {
-				if apierrors.IsNotFound(err) {
-					continue
-				}
-				return nil, "", err
-			}
-		} else if ref == nil || ref.UID != ds.UID {
-			continue
-		}
+	for _, r := range owned {
 		if bytes.Equal(r.Data.Raw, patch) {
 			cur = append(cur, r)
 		} else {
@@ -432,7 +360,7 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel labe
 			return nil, "", err
 		}
 	} else {
-		sortRevisions(cur)
+		controllerutil.SortRevisions(cur, false)
 		current = cur[len(cur)-1]
 		// Duplicates of the current template (from races): their pods take the kept revision's hash.
 		keep := current.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]
@@ -587,7 +515,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 	for _, p := range del {
 		uids = append(uids, p.UID)
 	}
-	c.exp.expect(key, len(createOn), uids)
+	c.exp.Expect(key, len(createOn), uids)
 	errs := make(chan error, len(del)+1)
 	var wg sync.WaitGroup
 	for _, p := range del {
@@ -596,7 +524,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 			defer wg.Done()
 			err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 			if err != nil {
-				c.exp.deletionObserved(key, p.UID)
+				c.exp.DeletionObserved(key, p.UID)
 				if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 					c.recorder.Eventf(ds, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 					errs <- err
@@ -606,7 +534,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 			c.recorder.Eventf(ds, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.Name)
 		}(p)
 	}
-	created, err := slowStart(len(createOn), func(i int) error {
+	created, err := controllerutil.SlowStart(len(createOn), func(i int) error {
 		pod, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, newPod(ds, createOn[i], hash), metav1.CreateOptions{})
 		if err != nil {
 			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
@@ -619,7 +547,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 		return nil
 	})
 	for i := created; i < len(createOn); i++ {
-		c.exp.creationObserved(key) // creations not made will never be observed
+		c.exp.CreationObserved(key) // creations not made will never be observed
 	}
 	if err != nil {
 		errs <- err
@@ -627,33 +555,6 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, del []
 	wg.Wait()
 	close(errs)
 	return <-errs
-}
-
-// slowStart runs fn(0..n-1) in batches of 1, 2, 4, ... stopping after the first batch with a failure, as
-// upstream does so a failing create is not hammered. It returns how many succeeded (the first ones).
-func slowStart(n int, fn func(i int) error) (int, error) {
-	done := 0
-	for batch := 1; done < n; batch *= 2 {
-		size := min(batch, n-done)
-		var wg sync.WaitGroup
-		errs := make(chan error, size)
-		for i := done; i < done+size; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				if err := fn(i); err != nil {
-					errs <- err
-				}
-			}(i)
-		}
-		wg.Wait()
-		close(errs)
-		if len(errs) > 0 {
-			return done + size - len(errs), <-errs
-		}
-		done += size
-	}
-	return done, nil
 }
 
 func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, st appsv1.DaemonSetStatus) error {

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -319,7 +321,7 @@ func TestFencepostsAndStatus(t *testing.T) {
 
 func TestRevisions(t *testing.T) {
 	ds := testDS(func(ds *appsv1.DaemonSet) { ds.Annotations = map[string]string{"kubernetes.io/change-cause": "v1"} })
-	patch, err := revisionPatch(ds)
+	patch, err := controllerutil.RevisionPatch(ds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,40 +7,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 func terminating(p *corev1.Pod) bool { return p.DeletionTimestamp != nil }
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// availableIn returns how long until a ready pod has been ready for minReadySeconds (0: available now); ok
-// is false for a pod that is not ready.
-func availableIn(p *corev1.Pod, minReady int32, now time.Time) (time.Duration, bool) {
-	if !podReady(p) {
-		return 0, false
-	}
-	if minReady == 0 {
-		return 0, true
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return max(c.LastTransitionTime.Add(time.Duration(minReady)*time.Second).Sub(now), 0), true
-		}
-	}
-	return 0, true
-}
-
-func available(p *corev1.Pod, minReady int32, now time.Time) bool {
-	w, ok := availableIn(p, minReady, now)
-	return ok && w == 0
-}
 
 func updated(p *corev1.Pod, hash string) bool {
 	return p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == hash
@@ -120,7 +91,7 @@ func manageNode(run, keep bool, pods []*corev1.Pod, hash string, surge bool, min
 		switch {
 		case newest == nil:
 			stay[oldest] = true
-		case oldest != nil && !available(newest, minReady, now) && available(oldest, minReady, now):
+		case oldest != nil && !controllerutil.Available(newest, minReady, now) && controllerutil.Available(oldest, minReady, now):
 			stay[newest], stay[oldest] = true, true
 		default:
 			stay[newest] = true
@@ -193,10 +164,10 @@ func rollingUpdate(nodeToPods map[string][]*corev1.Pod, shouldRun map[string]boo
 			case !ok || (newPod == nil && oldPod == nil) || (newPod != nil && oldPod != nil):
 				unavailable++ // manage sorts this node out; count it as unavailable meanwhile
 			case newPod != nil:
-				if !available(newPod, minReady, now) {
+				if !controllerutil.Available(newPod, minReady, now) {
 					unavailable++
 				}
-			case !available(oldPod, minReady, now):
+			case !controllerutil.Available(oldPod, minReady, now):
 				replace = append(replace, oldPod)
 			default:
 				candidates = append(candidates, oldPod)
@@ -216,15 +187,15 @@ func rollingUpdate(nodeToPods map[string][]*corev1.Pod, shouldRun map[string]boo
 		case newPod == nil:
 			switch {
 			case !shouldRun[node]:
-				if !available(oldPod, minReady, now) {
+				if !controllerutil.Available(oldPod, minReady, now) {
 					del = append(del, oldPod)
 				}
-			case !available(oldPod, minReady, now):
+			case !controllerutil.Available(oldPod, minReady, now):
 				allowed = append(allowed, node)
 			default:
 				candidates = append(candidates, node)
 			}
-		case !available(newPod, minReady, now):
+		case !controllerutil.Available(newPod, minReady, now):
 			surged++
 		default:
 			del = append(del, oldPod)
@@ -282,7 +253,7 @@ func computeStatus(ds *appsv1.DaemonSet, nodes []*corev1.Node, nodeToPods map[st
 		st.CurrentNumberScheduled++
 		sortPods(pods)
 		p := pods[0]
-		if w, ok := availableIn(p, ds.Spec.MinReadySeconds, now); ok {
+		if w, ok := controllerutil.AvailableIn(p, ds.Spec.MinReadySeconds, now); ok {
 			st.NumberReady++
 			if w == 0 {
 				st.NumberAvailable++

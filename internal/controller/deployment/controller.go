@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 var deploymentKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
@@ -58,8 +60,7 @@ type Controller struct {
 func Start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) error {
 	dInf, rsInf, podInf := factory.Apps().V1().Deployments(), factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods()
 	c := &Controller{client: client, dLister: dInf.Lister(), rsLister: rsInf.Lister(), pods: podInf.Lister(), recorder: recorder, now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"})}
+		queue: controllerutil.NewQueue("deployment")}
 	if _, err := dInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, n any) { c.enqueue(n) },
@@ -111,12 +112,8 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 		if !ok {
 			return
 		}
-		ref := metav1.GetControllerOf(pod)
-		if ref == nil || ref.Kind != "ReplicaSet" {
-			return
-		}
-		rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
-		if err != nil || rs.UID != ref.UID {
+		rs := controllerutil.OwnerOf(metav1.GetControllerOf(pod), "ReplicaSet", "", c.rsLister.ReplicaSets(pod.Namespace).Get)
+		if rs == nil {
 			return
 		}
 		if d := c.ownerOf(rs); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
@@ -125,18 +122,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
-			return
-		}
-		for i := 0; i < 5; i++ {
-			go c.worker(ctx)
-		}
-	}()
+	controllerutil.Run(ctx, "deployment", c.queue, 5, c.sync, dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced)
 	return nil
 }
 
@@ -147,44 +133,12 @@ func (c *Controller) enqueue(obj any) {
 }
 
 func (c *Controller) ownerOf(rs *appsv1.ReplicaSet) *appsv1.Deployment {
-	ref := metav1.GetControllerOf(rs)
-	if ref == nil || ref.Kind != "Deployment" {
-		return nil
-	}
-	d, err := c.dLister.Deployments(rs.Namespace).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
-	return d
+	return controllerutil.OwnerOf(metav1.GetControllerOf(rs), "Deployment", "", c.dLister.Deployments(rs.Namespace).Get)
 }
 
 func (c *Controller) matching(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
 	all, _ := c.dLister.Deployments(rs.Namespace).List(labels.Everything())
-	var out []*appsv1.Deployment
-	for _, d := range all {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(rs.Labels)) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else if ctx.Err() == nil {
-			slog.Debug("deployment sync", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
-	}
+	return controllerutil.Selecting(all, func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }, rs.Labels)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -239,45 +193,19 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 	if err != nil {
 		return nil, err
 	}
-	var owned []*appsv1.ReplicaSet
-	checked := false
-	for _, rs := range all {
-		ref := metav1.GetControllerOf(rs)
-		matches := sel.Matches(labels.Set(rs.Labels))
-		switch {
-		case ref != nil && ref.UID == d.UID:
-			if matches || d.DeletionTimestamp != nil {
-				owned = append(owned, rs)
-				continue
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, d.UID, rs.UID)
-			if _, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return nil, err
-			}
-		case ref == nil && matches && rs.DeletionTimestamp == nil && d.DeletionTimestamp == nil:
-			if !checked {
-				fresh, err := c.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-				if err != nil {
-					return nil, err
-				}
-				if fresh.UID != d.UID || fresh.DeletionTimestamp != nil {
-					return owned, nil
-				}
-				checked = true
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				d.Name, d.UID, rs.UID)
-			adopted, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) {
-					continue
-				}
-				return nil, err
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
+	// Unlike pods, a ReplicaSet that no longer matches is released even while it is being deleted, and a
+	// patch answered Invalid is an error.
+	return controllerutil.Claim[*appsv1.ReplicaSet]{
+		Owner:    d,
+		Matches:  func(rs *appsv1.ReplicaSet) bool { return sel.Matches(labels.Set(rs.Labels)) },
+		CanAdopt: controllerutil.FreshOwner(d, c.client.AppsV1().Deployments(d.Namespace).Get, false),
+		Patch: func(ctx context.Context, rs *appsv1.ReplicaSet, patch []byte) (*appsv1.ReplicaSet, error) {
+			return c.client.AppsV1().ReplicaSets(rs.Namespace).Patch(ctx, rs.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		},
+		AdoptPatch:      func(rs *appsv1.ReplicaSet) []byte { return controllerutil.AdoptPatch(deploymentKind, d, rs.UID, "") },
+		ReleasePatch:    func(rs *appsv1.ReplicaSet) []byte { return controllerutil.ReleasePatch(d.UID, rs.UID, "") },
+		ReleaseDeleting: true,
+	}.Run(ctx, all)
 }
 
 // replicaSetsAndRevision finds (or, with create, makes) the ReplicaSet of the current template and keeps the

@@ -2,8 +2,6 @@ package deployment
 
 import (
 	"encoding/json"
-	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 
@@ -11,7 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // Annotations and labels as upstream names them (kubectl rollout reads them).
@@ -27,13 +26,8 @@ const (
 // templateHash names a pod template (and its ReplicaSet): FNV-32a over the template's JSON and the
 // collision count, in the alphabet upstream uses for such suffixes.
 func templateHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
-	h := fnv.New32a()
 	b, _ := json.Marshal(t)
-	h.Write(b)
-	if collisionCount != nil {
-		fmt.Fprintf(h, "%d", *collisionCount)
-	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+	return controllerutil.Hash(b, collisionCount) // a zero count is hashed, as upstream's ComputeHash
 }
 
 // equalIgnoreHash compares two pod templates, ignoring the pod-template-hash label.

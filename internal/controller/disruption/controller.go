@@ -12,7 +12,6 @@ package disruption
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // disruptedTimeout is how long an eviction stays in disruptedPods without the pod being seen to go.
@@ -57,8 +58,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	c := &Controller{client: client, pdbs: pdbInf.Lister(), pods: podInf.Lister(), rss: factory.Apps().V1().ReplicaSets().Lister(),
 		deploys: factory.Apps().V1().Deployments().Lister(), sts: factory.Apps().V1().StatefulSets().Lister(),
 		rcs: factory.Core().V1().ReplicationControllers().Lister(), recorder: recorder, now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption"})}
+		queue: controllerutil.NewQueue("disruption")}
 	enqueuePDB := func(o any) {
 		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
 			o = d.Obj
@@ -91,48 +91,13 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	synced := []cache.InformerSynced{pdbInf.Informer().HasSynced, podInf.Informer().HasSynced,
 		factory.Apps().V1().ReplicaSets().Informer().HasSynced, factory.Apps().V1().Deployments().Informer().HasSynced,
 		factory.Apps().V1().StatefulSets().Informer().HasSynced, factory.Core().V1().ReplicationControllers().Informer().HasSynced}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-			return
-		}
-		for i := 0; i < 2; i++ {
-			go c.worker(ctx)
-		}
-	}()
+	controllerutil.Run(ctx, "disruption", c.queue, 2, c.sync, synced...)
 	return nil
 }
 
 func (c *Controller) budgetsFor(pod *corev1.Pod) []*policyv1.PodDisruptionBudget {
 	all, _ := c.pdbs.PodDisruptionBudgets(pod.Namespace).List(labels.Everything())
-	var out []*policyv1.PodDisruptionBudget
-	for _, pdb := range all {
-		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			out = append(out, pdb)
-		}
-	}
-	return out
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else if ctx.Err() == nil {
-			slog.Debug("disruption sync", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
-	}
+	return controllerutil.Selecting(all, func(pdb *policyv1.PodDisruptionBudget) *metav1.LabelSelector { return pdb.Spec.Selector }, pod.Labels)
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 const (
@@ -70,30 +71,20 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-		c.orphans.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), jobInf.Informer().HasSynced, podInf.Informer().HasSynced) {
-			return
-		}
+	controllerutil.ShutDownOnDone(ctx, c.queue, c.orphans)
+	controllerutil.AfterSync(ctx, []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced}, func() {
 		for i := 0; i < workers; i++ {
-			go c.worker(ctx, c.queue, c.sync)
+			go controllerutil.Worker(ctx, "job", c.queue, c.sync)
 		}
-		go c.worker(ctx, c.orphans, c.syncOrphan)
-	}()
+		go controllerutil.Worker(ctx, "job", c.orphans, c.syncOrphan)
+	})
 	return nil
 }
 
 func newController(client kubernetes.Interface, jobs batchlisters.JobLister, pods corelisters.PodLister, recorder record.EventRecorder) *Controller {
 	return &Controller{client: client, jobs: jobs, pods: pods, recorder: recorder, exp: newExpectations(), now: time.Now,
 		backoffs: map[string]backoffRecord{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}),
-		orphans: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod"})}
+		queue:    controllerutil.NewQueue("job"), orphans: controllerutil.NewQueue("job_orphan_pod")}
 }
 
 func key(o metav1.Object) string { return o.GetNamespace() + "/" + o.GetName() }
@@ -129,28 +120,13 @@ func managedElsewhere(j *batchv1.Job) bool {
 
 // ownerOf returns the Job controlling the pod, if it exists with that UID.
 func (c *Controller) ownerOf(pod *corev1.Pod, ref *metav1.OwnerReference) *batchv1.Job {
-	if ref == nil || ref.Kind != jobKind.Kind || ref.APIVersion != batchv1.SchemeGroupVersion.String() {
-		return nil
-	}
-	j, err := c.jobs.Jobs(pod.Namespace).Get(ref.Name)
-	if err != nil || j.UID != ref.UID {
-		return nil
-	}
-	return j
+	return controllerutil.OwnerOf(ref, jobKind.Kind, batchv1.SchemeGroupVersion.String(), c.jobs.Jobs(pod.Namespace).Get)
 }
 
 // matching returns Jobs whose selector matches an orphan pod.
 func (c *Controller) matching(pod *corev1.Pod) []*batchv1.Job {
 	all, _ := c.jobs.Jobs(pod.Namespace).List(labels.Everything())
-	var out []*batchv1.Job
-	for _, j := range all {
-		sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		out = append(out, j)
-	}
-	return out
+	return controllerutil.Selecting(all, func(j *batchv1.Job) *metav1.LabelSelector { return j.Spec.Selector }, pod.Labels)
 }
 
 // notOurs hands a pod with the tracking finalizer whose Job is gone, finished or another's to the orphan
@@ -175,7 +151,7 @@ func (c *Controller) podAdded(obj any) {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		job := c.ownerOf(pod, ref)
 		if job != nil {
-			c.exp.creationObserved(key(job))
+			c.exp.CreationObserved(key(job))
 		}
 		if c.notOurs(pod, job) {
 			return
@@ -243,7 +219,7 @@ func (c *Controller) podDeleted(obj any, final bool) {
 	job := c.ownerOf(pod, ref)
 	if job != nil {
 		k := key(job)
-		c.exp.deletionObserved(k, pod.UID)
+		c.exp.DeletionObserved(k, pod.UID)
 		if final || !hasFinalizer(pod) {
 			c.exp.finalizerRemovalObserved(k, pod.UID)
 		}
@@ -253,23 +229,6 @@ func (c *Controller) podDeleted(obj any, final bool) {
 	}
 	if job != nil {
 		c.queue.AddAfter(key(job), podEventBatch)
-	}
-}
-
-func (c *Controller) worker(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) error) {
-	for {
-		k, quit := q.Get()
-		if quit {
-			return
-		}
-		err := sync(ctx, k)
-		if err == nil {
-			q.Forget(k)
-		} else if ctx.Err() == nil {
-			slog.Debug("job sync", "key", k, "err", err)
-			q.AddRateLimited(k)
-		}
-		q.Done(k)
 	}
 }
 
@@ -331,49 +290,21 @@ func perIndexBackoff(j *batchv1.Job) bool { return indexed(j) && j.Spec.BackoffL
 
 // claim adopts orphan pods the selector matches (adding the tracking finalizer) and releases owned pods it no
 // longer matches (removing it), as upstream's ref manager; it returns the pods the Job owns afterwards.
+// Adoption needs a fresh GET of the Job (still the one we know and not being deleted).
 func (c *Controller) claim(ctx context.Context, job *batchv1.Job, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var owned []*corev1.Pod
-	checked := false
-	for _, p := range pods {
-		ref := metav1.GetControllerOf(p)
-		matches := sel.Matches(labels.Set(p.Labels))
-		switch {
-		case ref != nil && ref.UID == job.UID:
-			if matches || job.DeletionTimestamp != nil {
-				owned = append(owned, p)
-				continue
-			}
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"$deleteFromPrimitiveList/finalizers":[%q],"uid":%q}}`,
-				job.UID, batchv1.JobTrackingFinalizer, p.UID)
-			if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-				return nil, err
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil && job.DeletionTimestamp == nil:
-			if !checked {
-				// Adopt only for a Job that is still the one we know and not being deleted.
-				f, err := c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-				if err != nil {
-					return nil, err
-				}
-				if f.UID != job.UID || f.DeletionTimestamp != nil {
-					return owned, nil
-				}
-				checked = true
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"finalizers":[%q],"uid":%q}}`,
-				job.Name, job.UID, batchv1.JobTrackingFinalizer, p.UID)
-			adopted, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
-					continue
-				}
-				return nil, err
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
+	return controllerutil.Claim[*corev1.Pod]{
+		Owner:    job,
+		Matches:  func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		CanAdopt: controllerutil.FreshOwner(job, c.client.BatchV1().Jobs(job.Namespace).Get, false),
+		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		},
+		AdoptPatch: func(p *corev1.Pod) []byte {
+			return controllerutil.AdoptPatch(jobKind, job, p.UID, fmt.Sprintf(`"finalizers":[%q],`, batchv1.JobTrackingFinalizer))
+		},
+		ReleasePatch: func(p *corev1.Pod) []byte {
+			return controllerutil.ReleasePatch(job.UID, p.UID, fmt.Sprintf(`"$deleteFromPrimitiveList/finalizers":[%q],`, batchv1.JobTrackingFinalizer))
+		},
+		IgnoreInvalid: true,
+	}.Run(ctx, pods)
 }

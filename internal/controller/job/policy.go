@@ -8,6 +8,8 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // policyMatch is what a Job's podFailurePolicy says about one failed pod.
@@ -103,14 +105,9 @@ func onlyReplaceFailed(job *batchv1.Job) bool {
 	return job.Spec.PodFailurePolicy != nil
 }
 
-// terminal: the pod has reached Succeeded or Failed.
-func terminal(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-}
-
 // terminating: being deleted and not finished.
 func terminating(p *corev1.Pod) bool {
-	return p.DeletionTimestamp != nil && !terminal(p)
+	return p.DeletionTimestamp != nil && !controllerutil.PodFinished(p)
 }
 
 // stoppedByNode: the node agent has torn the pod down and confirmed the deletion (grace period 0). Upstream's

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // Condition reasons and messages, as upstream's.
@@ -59,7 +61,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	ns, name, _ := cache.SplitMetaNamespaceKey(k)
 	shared, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(k)
+		c.exp.Forget(k)
 		c.setBackoff(k, nil)
 		return nil
 	}
@@ -80,7 +82,7 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return nil // validation keeps such selectors out
 	}
-	satisfied := c.exp.satisfied(k)
+	satisfied := c.exp.Satisfied(k)
 	all, err := c.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
 		return err
@@ -176,9 +178,9 @@ func (s *state) count(rec backoffRecord) {
 	var counted []*corev1.Pod // failures that count, for the back-off
 	for _, p := range s.pods {
 		switch {
-		case !terminal(p) && p.DeletionTimestamp == nil:
+		case !controllerutil.PodFinished(p) && p.DeletionTimestamp == nil:
 			s.active = append(s.active, p)
-			if podReady(p) {
+			if controllerutil.PodReady(p) {
 				s.ready++
 			}
 		case terminating(p):
@@ -387,7 +389,7 @@ func (c *Controller) manage(ctx context.Context, s *state) (int32, error) {
 	if !containsString(tmpl.Finalizers, batchv1.JobTrackingFinalizer) {
 		tmpl.Finalizers = append(tmpl.Finalizers, batchv1.JobTrackingFinalizer)
 	}
-	c.exp.expectCreations(s.key, diff)
+	c.exp.Expect(s.key, diff, nil)
 	created, err := slowStart(diff, func(i int) (bool, error) {
 		ix := noIndex
 		if idx != nil {
@@ -396,7 +398,7 @@ func (c *Controller) manage(ctx context.Context, s *state) (int32, error) {
 		return c.createPod(ctx, s, tmpl, ix)
 	})
 	for i := created; i < diff; i++ {
-		c.exp.creationObserved(s.key) // never to be seen
+		c.exp.CreationObserved(s.key) // never to be seen
 	}
 	return active + int32(created), err
 }
@@ -469,64 +471,7 @@ func (s *state) podsForRemoval(n int) []*corev1.Pod {
 // sortLeastProgress orders pods as upstream's ActivePods: unscheduled, pending, unknown, running; not ready
 // before ready; ready more recently first; more restarts first; newer first.
 func sortLeastProgress(pods []*corev1.Pod) {
-	rank := func(p *corev1.Pod) int {
-		switch p.Status.Phase {
-		case corev1.PodPending:
-			return 0
-		case corev1.PodUnknown:
-			return 1
-		case corev1.PodRunning:
-			return 2
-		}
-		return 0
-	}
-	sort.SliceStable(pods, func(i, j int) bool {
-		a, b := pods[i], pods[j]
-		if (a.Spec.NodeName == "") != (b.Spec.NodeName == "") {
-			return a.Spec.NodeName == ""
-		}
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra < rb
-		}
-		if podReady(a) != podReady(b) {
-			return !podReady(a)
-		}
-		if podReady(a) {
-			if ta, tb := readySince(a), readySince(b); !ta.Equal(tb) {
-				return ta.After(tb)
-			}
-		}
-		if ra, rb := restarts(a), restarts(b); ra != rb {
-			return ra > rb
-		}
-		return a.CreationTimestamp.After(b.CreationTimestamp.Time)
-	})
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func readySince(p *corev1.Pod) time.Time {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return time.Time{}
-}
-
-func restarts(p *corev1.Pod) int32 {
-	var n int32
-	for _, cs := range p.Status.ContainerStatuses {
-		n = max(n, cs.RestartCount)
-	}
-	return n
+	sort.SliceStable(pods, func(i, j int) bool { return controllerutil.DeleteFirst(pods[i], pods[j]) })
 }
 
 // slowStart runs fn n times in batches of 1, 2, 4, ... stopping after the first batch with a failure, as
@@ -632,12 +577,12 @@ func (c *Controller) deletePods(ctx context.Context, s *state, pods []*corev1.Po
 		wg.Add(1)
 		go func(p *corev1.Pod) {
 			defer wg.Done()
-			c.exp.expectDeletion(s.key, p.UID)
+			c.exp.Expect(s.key, 0, []types.UID{p.UID})
 			if dropFinalizer && hasFinalizer(p) {
 				c.exp.expectFinalizerRemoval(s.key, p.UID)
 				if err := c.removeFinalizer(ctx, p); err != nil {
 					c.exp.finalizerRemovalObserved(s.key, p.UID)
-					c.exp.deletionObserved(s.key, p.UID)
+					c.exp.DeletionObserved(s.key, p.UID)
 					fail(err)
 					return
 				}
@@ -647,7 +592,7 @@ func (c *Controller) deletePods(ctx context.Context, s *state, pods []*corev1.Po
 			}
 			err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 			if err != nil {
-				c.exp.deletionObserved(s.key, p.UID)
+				c.exp.DeletionObserved(s.key, p.UID)
 				if !apierrors.IsNotFound(err) {
 					c.recorder.Eventf(s.job, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 					fail(err)
@@ -658,7 +603,7 @@ func (c *Controller) deletePods(ctx context.Context, s *state, pods []*corev1.Po
 			}
 			mu.Lock()
 			deleted++
-			if podReady(p) {
+			if controllerutil.PodReady(p) {
 				readyDeleted++
 			}
 			mu.Unlock()

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // harness runs the controller's sync against a fake API, with the listers refreshed from it by hand (calling
@@ -125,7 +127,7 @@ func (h *harness) podList() []corev1.Pod {
 func (h *harness) activePods() []corev1.Pod {
 	var out []corev1.Pod
 	for _, p := range h.podList() {
-		if !terminal(&p) && p.DeletionTimestamp == nil {
+		if !controllerutil.PodFinished(&p) && p.DeletionTimestamp == nil {
 			out = append(out, p)
 		}
 	}

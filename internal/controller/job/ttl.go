@@ -13,6 +13,8 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // TTLController is upstream's ttl-after-finished controller: it deletes a finished Job (and, in the
@@ -28,8 +30,7 @@ type TTLController struct {
 func StartTTLAfterFinished(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory) error {
 	inf := factory.Batch().V1().Jobs()
 	c := &TTLController{client: client, jobs: inf.Lister(), now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ttl_jobs_to_delete"})}
+		queue: controllerutil.NewQueue("ttl_jobs_to_delete")}
 	add := func(o any) {
 		if j, ok := o.(*batchv1.Job); ok && needsCleanup(j) {
 			c.queue.Add(key(j))
@@ -41,31 +42,7 @@ func StartTTLAfterFinished(ctx context.Context, client kubernetes.Interface, fac
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-			return
-		}
-		for i := 0; i < workers; i++ {
-			go func() {
-				for {
-					k, quit := c.queue.Get()
-					if quit {
-						return
-					}
-					if err := c.sync(ctx, k); err != nil && ctx.Err() == nil {
-						c.queue.AddRateLimited(k)
-					} else {
-						c.queue.Forget(k)
-					}
-					c.queue.Done(k)
-				}
-			}()
-		}
-	}()
+	controllerutil.Run(ctx, "ttl_jobs_to_delete", c.queue, workers, c.sync, inf.Informer().HasSynced)
 	return nil
 }
 

@@ -2,8 +2,7 @@ package replicaset
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // burstReplicas caps how many pods one sync creates or deletes, as upstream.
@@ -36,16 +37,15 @@ type Controller struct {
 	pods     corelisters.PodLister
 	recorder record.EventRecorder
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *controllerutil.Expectations
 }
 
 // Start registers the controller's informer handlers and starts its workers until ctx ends.
 func Start(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) error {
 	rsInf := factory.Apps().V1().ReplicaSets()
 	podInf := factory.Core().V1().Pods()
-	c := &Controller{client: client, rsLister: rsInf.Lister(), pods: podInf.Lister(), recorder: recorder, exp: newExpectations(),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"})}
+	c := &Controller{client: client, rsLister: rsInf.Lister(), pods: podInf.Lister(), recorder: recorder, exp: controllerutil.NewExpectations(),
+		queue: controllerutil.NewQueue("replicaset")}
 	_, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, n any) { c.enqueue(n) },
@@ -54,7 +54,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 				o = d.Obj
 			}
 			if rs, ok := o.(*appsv1.ReplicaSet); ok {
-				c.exp.forget(rs.Namespace + "/" + rs.Name)
+				c.exp.Forget(rs.Namespace + "/" + rs.Name)
 				c.enqueue(rs)
 			}
 		},
@@ -70,18 +70,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), rsInf.Informer().HasSynced, podInf.Informer().HasSynced) {
-			return
-		}
-		for i := 0; i < 5; i++ {
-			go c.worker(ctx)
-		}
-	}()
+	controllerutil.Run(ctx, "replicaset", c.queue, 5, c.sync, rsInf.Informer().HasSynced, podInf.Informer().HasSynced)
 	return nil
 }
 
@@ -97,29 +86,13 @@ func (c *Controller) enqueueAfter(rs *appsv1.ReplicaSet, d time.Duration) {
 
 // ownerOf returns the ReplicaSet controlling the pod, if it exists with that UID.
 func (c *Controller) ownerOf(pod *corev1.Pod) *appsv1.ReplicaSet {
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" {
-		return nil
-	}
-	rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
-	return rs
+	return controllerutil.OwnerOf(metav1.GetControllerOf(pod), "ReplicaSet", "", c.rsLister.ReplicaSets(pod.Namespace).Get)
 }
 
 // matching returns the ReplicaSets whose selector matches an orphan pod (candidates for adoption).
 func (c *Controller) matching(pod *corev1.Pod) []*appsv1.ReplicaSet {
 	all, _ := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
-	var out []*appsv1.ReplicaSet
-	for _, rs := range all {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		out = append(out, rs)
-	}
-	return out
+	return controllerutil.Selecting(all, func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }, pod.Labels)
 }
 
 func (c *Controller) podAdded(obj any) {
@@ -130,7 +103,7 @@ func (c *Controller) podAdded(obj any) {
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if rs := c.ownerOf(pod); rs != nil {
-			c.exp.creationObserved(rs.Namespace + "/" + rs.Name)
+			c.exp.CreationObserved(rs.Namespace + "/" + rs.Name)
 			c.enqueue(rs)
 		}
 		return
@@ -165,7 +138,7 @@ func (c *Controller) podUpdated(oldObj, newObj any) {
 		if rs := c.ownerOf(cur); rs != nil {
 			c.enqueue(rs)
 			// A pod that became ready may become available after minReadySeconds.
-			if !podReady(old) && podReady(cur) && rs.Spec.MinReadySeconds > 0 {
+			if !controllerutil.PodReady(old) && controllerutil.PodReady(cur) && rs.Spec.MinReadySeconds > 0 {
 				c.enqueueAfter(rs, time.Duration(rs.Spec.MinReadySeconds)*time.Second+time.Second)
 			}
 		}
@@ -187,25 +160,8 @@ func (c *Controller) podDeleted(obj any) {
 		return
 	}
 	if rs := c.ownerOf(pod); rs != nil {
-		c.exp.deletionObserved(rs.Namespace+"/"+rs.Name, pod.UID)
+		c.exp.DeletionObserved(rs.Namespace+"/"+rs.Name, pod.UID)
 		c.enqueue(rs)
-	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else if ctx.Err() == nil {
-			slog.Debug("replicaset sync", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
 	}
 }
 
@@ -213,7 +169,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, _ := cache.SplitMetaNamespaceKey(key)
 	rs, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -231,9 +187,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	active := activePods(owned)
+	active := controllerutil.ActivePods(owned)
 	var manageErr error
-	if c.exp.satisfied(key) && rs.DeletionTimestamp == nil {
+	if c.exp.Satisfied(key) && rs.DeletionTimestamp == nil {
 		manageErr = c.manage(ctx, rs, active, key)
 	}
 	newStatus := computeStatus(rs, active, manageErr, time.Now())
@@ -247,62 +203,20 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 // claim adopts orphan pods the selector matches and releases owned pods it no longer matches, as upstream's
-// controller ref manager; it returns the pods the ReplicaSet owns afterwards.
+// controller ref manager; it returns the pods the ReplicaSet owns afterwards. Adoption needs a fresh GET
+// of the ReplicaSet (still the one we know and not being deleted).
 func (c *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var owned []*corev1.Pod
-	var fresh *appsv1.ReplicaSet // checked once, before the first adoption
-	for _, p := range pods {
-		ref := metav1.GetControllerOf(p)
-		matches := sel.Matches(labels.Set(p.Labels))
-		switch {
-		case ref != nil && ref.UID == rs.UID:
-			if matches || rs.DeletionTimestamp != nil {
-				owned = append(owned, p)
-				continue
-			}
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, rs.UID, p.UID)
-			if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-				return nil, err
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil && rs.DeletionTimestamp == nil:
-			if fresh == nil {
-				// Adopt only for a ReplicaSet that is still the one we know and not being deleted.
-				f, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-				if err != nil {
-					return nil, err
-				}
-				if f.UID != rs.UID || f.DeletionTimestamp != nil {
-					return owned, nil
-				}
-				fresh = f
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-				rs.Name, rs.UID, p.UID)
-			adopted, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
-					continue
-				}
-				return nil, err
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
-}
-
-// activePods leaves out finished pods and pods being deleted.
-func activePods(pods []*corev1.Pod) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
-			out = append(out, p)
-		}
-	}
-	return out
+	return controllerutil.Claim[*corev1.Pod]{
+		Owner:    rs,
+		Matches:  func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		CanAdopt: controllerutil.FreshOwner(rs, c.client.AppsV1().ReplicaSets(rs.Namespace).Get, false),
+		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		},
+		AdoptPatch:    func(p *corev1.Pod) []byte { return controllerutil.AdoptPatch(rsKind, rs, p.UID, "") },
+		ReleasePatch:  func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(rs.UID, p.UID, "") },
+		IgnoreInvalid: true,
+	}.Run(ctx, pods)
 }
 
 // manage creates or deletes pods so the active count meets spec.replicas.
@@ -315,14 +229,14 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 	switch {
 	case diff < 0:
 		n := min(-diff, burstReplicas)
-		c.exp.expectCreations(key, n)
+		c.exp.Expect(key, n, nil)
 		// If some creation is never observed, look again when the expectations expire.
-		c.queue.AddAfter(key, expectationsTTL+time.Second)
-		created, err := slowStart(n, func() error { return c.createPod(ctx, rs) })
+		c.queue.AddAfter(key, controllerutil.ExpectationsTTL+time.Second)
+		created, err := controllerutil.SlowStart(n, func(int) error { return c.createPod(ctx, rs) })
 		if skipped := n - created; skipped > 0 {
 			// Creations that were not attempted or failed will never be observed.
 			for i := 0; i < skipped; i++ {
-				c.exp.creationObserved(key)
+				c.exp.CreationObserved(key)
 			}
 		}
 		return err
@@ -333,8 +247,8 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 		for _, p := range victims {
 			uids = append(uids, p.UID)
 		}
-		c.exp.expectDeletions(key, uids)
-		c.queue.AddAfter(key, expectationsTTL+time.Second)
+		c.exp.Expect(key, 0, uids)
+		c.queue.AddAfter(key, controllerutil.ExpectationsTTL+time.Second)
 		var wg sync.WaitGroup
 		errs := make(chan error, len(victims))
 		for _, p := range victims {
@@ -343,7 +257,7 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 				defer wg.Done()
 				err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 				if err != nil {
-					c.exp.deletionObserved(key, p.UID)
+					c.exp.DeletionObserved(key, p.UID)
 					if !apierrors.IsNotFound(err) {
 						c.recorder.Eventf(rs, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 						errs <- err
@@ -360,40 +274,12 @@ func (c *Controller) manage(ctx context.Context, rs *appsv1.ReplicaSet, active [
 	return nil
 }
 
-// slowStart runs fn n times in batches of 1, 2, 4, ... stopping at the first batch with a failure, as
-// upstream does so a failing create (quota, admission) is not hammered. It returns how many succeeded.
-func slowStart(n int, fn func() error) (int, error) {
-	done := 0
-	for batch := 1; done < n; batch *= 2 {
-		size := min(batch, n-done)
-		var wg sync.WaitGroup
-		errs := make(chan error, size)
-		for i := 0; i < size; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := fn(); err != nil {
-					errs <- err
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		failed := len(errs)
-		done += size - failed
-		if failed > 0 {
-			return done, <-errs
-		}
-	}
-	return done, nil
-}
-
 func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error {
 	t := rs.Spec.Template
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: rs.Name + "-", Namespace: rs.Namespace,
-			Labels: copyMap(t.Labels), Annotations: copyMap(t.Annotations), Finalizers: t.Finalizers,
+			Labels: maps.Clone(t.Labels), Annotations: maps.Clone(t.Annotations), Finalizers: t.Finalizers,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rs, rsKind)},
 		},
 		Spec: *t.Spec.DeepCopy(),
@@ -410,95 +296,13 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error
 	return nil
 }
 
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // podsToDelete picks the n pods to remove first, in upstream's order: unscheduled before scheduled, pending
 // before unknown before running, not ready before ready, ready for less time before longer, more restarts
 // before fewer, newer before older.
 func podsToDelete(pods []*corev1.Pod, n int) []*corev1.Pod {
 	sorted := append([]*corev1.Pod(nil), pods...)
-	sort.SliceStable(sorted, func(i, j int) bool { return deleteBefore(sorted[i], sorted[j]) })
+	sort.SliceStable(sorted, func(i, j int) bool { return controllerutil.DeleteFirst(sorted[i], sorted[j]) })
 	return sorted[:n]
-}
-
-func phaseRank(p *corev1.Pod) int {
-	switch p.Status.Phase {
-	case corev1.PodPending:
-		return 0
-	case corev1.PodUnknown:
-		return 1
-	case corev1.PodRunning:
-		return 2
-	}
-	return 0
-}
-
-func deleteBefore(a, b *corev1.Pod) bool {
-	if (a.Spec.NodeName == "") != (b.Spec.NodeName == "") {
-		return a.Spec.NodeName == ""
-	}
-	if ra, rb := phaseRank(a), phaseRank(b); ra != rb {
-		return ra < rb
-	}
-	if podReady(a) != podReady(b) {
-		return !podReady(a)
-	}
-	if podReady(a) && podReady(b) {
-		ta, tb := readySince(a), readySince(b)
-		if !ta.Equal(tb) {
-			return ta.After(tb)
-		}
-	}
-	if ra, rb := restarts(a), restarts(b); ra != rb {
-		return ra > rb
-	}
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.After(b.CreationTimestamp.Time)
-	}
-	return false
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func readySince(p *corev1.Pod) time.Time {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return time.Time{}
-}
-
-func restarts(p *corev1.Pod) int32 {
-	var n int32
-	for _, cs := range p.Status.ContainerStatuses {
-		n = max(n, cs.RestartCount)
-	}
-	return n
-}
-
-// available is ready for at least minReadySeconds.
-func available(p *corev1.Pod, minReady int32, now time.Time) bool {
-	if !podReady(p) {
-		return false
-	}
-	return minReady == 0 || !readySince(p).Add(time.Duration(minReady)*time.Second).After(now)
 }
 
 // computeStatus counts the ReplicaSet's pods as upstream: replicas, fullyLabeledReplicas (all template
@@ -513,9 +317,9 @@ func computeStatus(rs *appsv1.ReplicaSet, active []*corev1.Pod, manageErr error,
 		if tmpl.Matches(labels.Set(p.Labels)) {
 			st.FullyLabeledReplicas++
 		}
-		if podReady(p) {
+		if controllerutil.PodReady(p) {
 			st.ReadyReplicas++
-			if available(p, rs.Spec.MinReadySeconds, now) {
+			if controllerutil.Available(p, rs.Spec.MinReadySeconds, now) {
 				st.AvailableReplicas++
 			}
 		}

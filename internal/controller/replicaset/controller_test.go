@@ -2,14 +2,12 @@ package replicaset
 
 import (
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 func pod(name, node string, phase corev1.PodPhase, readyFor time.Duration, restarts int32, age time.Duration) *corev1.Pod {
@@ -68,45 +66,5 @@ func TestComputeStatus(t *testing.T) {
 	again := computeStatus(rs, []*corev1.Pod{a}, errors.New("quota exceeded"), time.Now().Add(time.Minute))
 	if !again.Conditions[0].LastTransitionTime.Equal(&st.Conditions[0].LastTransitionTime) {
 		t.Fatalf("a lasting failure moved its transition time")
-	}
-}
-
-func TestSlowStart(t *testing.T) {
-	var calls atomic.Int32
-	n, err := slowStart(10, func() error { calls.Add(1); return nil })
-	if n != 10 || err != nil || calls.Load() != 10 {
-		t.Fatalf("all succeed: %d %v %d", n, err, calls.Load())
-	}
-	calls.Store(0)
-	n, err = slowStart(100, func() error {
-		if calls.Add(1) > 4 {
-			return errors.New("forbidden")
-		}
-		return nil
-	})
-	// Batches 1, 2, 4: the third batch has a failure, so no batch of 8 is tried.
-	if err == nil || calls.Load() != 7 || n != 4 {
-		t.Fatalf("failing creates: %d succeeded, %d calls, err %v", n, calls.Load(), err)
-	}
-}
-
-func TestExpectations(t *testing.T) {
-	e := newExpectations()
-	if !e.satisfied("k") {
-		t.Fatal("fresh key not satisfied")
-	}
-	e.expectCreations("k", 2)
-	e.creationObserved("k")
-	if e.satisfied("k") {
-		t.Fatal("satisfied with a creation outstanding")
-	}
-	e.creationObserved("k")
-	e.expectDeletions("k", []types.UID{"u1"})
-	if e.satisfied("k") {
-		t.Fatal("satisfied with a deletion outstanding")
-	}
-	e.deletionObserved("k", "u1")
-	if !e.satisfied("k") {
-		t.Fatal("not satisfied after everything was observed")
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // deletionMemory is how long a pod this controller deleted counts as terminating while the informer has
@@ -46,8 +48,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	setInf, podInf, revInf := factory.Apps().V1().StatefulSets(), factory.Core().V1().Pods(), factory.Apps().V1().ControllerRevisions()
 	c := &Controller{client: client, sets: setInf.Lister(), pods: podInf.Lister(), revisions: revInf.Lister(), recorder: recorder,
 		now: time.Now, deleting: map[types.UID]time.Time{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"})}
+		queue: controllerutil.NewQueue("statefulset")}
 	if _, err := setInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, n any) { c.enqueue(n) },
@@ -77,18 +78,7 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go func() {
-		if !cache.WaitForCacheSync(ctx.Done(), setInf.Informer().HasSynced, podInf.Informer().HasSynced, revInf.Informer().HasSynced) {
-			return
-		}
-		for i := 0; i < 5; i++ {
-			go c.worker(ctx)
-		}
-	}()
+	controllerutil.Run(ctx, "statefulset", c.queue, 5, c.sync, setInf.Informer().HasSynced, podInf.Informer().HasSynced, revInf.Informer().HasSynced)
 	return nil
 }
 
@@ -99,15 +89,7 @@ func (c *Controller) enqueue(obj any) {
 }
 
 func (c *Controller) ownerOf(p *corev1.Pod) *appsv1.StatefulSet {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil || ref.Kind != "StatefulSet" {
-		return nil
-	}
-	set, err := c.sets.StatefulSets(p.Namespace).Get(ref.Name)
-	if err != nil || set.UID != ref.UID {
-		return nil
-	}
-	return set
+	return controllerutil.OwnerOf(metav1.GetControllerOf(p), "StatefulSet", "", c.sets.StatefulSets(p.Namespace).Get)
 }
 
 // podChanged enqueues the set that controls the pod (before and after the change) or, for an orphan, the
@@ -133,9 +115,8 @@ func (c *Controller) podChanged(old, cur *corev1.Pod) {
 		return
 	}
 	sets, _ := c.sets.StatefulSets(cur.Namespace).List(labels.Everything())
-	for _, set := range sets {
-		sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(cur.Labels)) && isMember(set, cur) {
+	for _, set := range controllerutil.Selecting(sets, func(set *appsv1.StatefulSet) *metav1.LabelSelector { return set.Spec.Selector }, cur.Labels) {
+		if isMember(set, cur) {
 			c.enqueue(set)
 		}
 	}
@@ -177,23 +158,6 @@ func (c *Controller) withDeletions(pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.sync(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else if ctx.Err() == nil {
-			slog.Debug("statefulset sync", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
-	}
-}
-
 func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, _ := cache.SplitMetaNamespaceKey(key)
 	cached, err := c.sets.StatefulSets(ns).Get(name)
@@ -224,7 +188,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	sortRevisions(revisions)
+	controllerutil.SortRevisions(revisions, true)
 	current, update, collisionCount, err := c.syncRevisions(ctx, set, revisions)
 	if err != nil {
 		return err
@@ -254,62 +218,28 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return execErr
 }
 
+// claim is how the set claims its pods and revisions: adoption needs a fresh GET of the set (a set gone
+// refuses it); a patch answered NotFound or Invalid skips the object.
+func claim[T metav1.Object](c *Controller, set *appsv1.StatefulSet, matches func(T) bool, patch func(ctx context.Context, obj T, patch []byte) (T, error)) controllerutil.Claim[T] {
+	return controllerutil.Claim[T]{
+		Owner:         set,
+		Matches:       matches,
+		CanAdopt:      controllerutil.FreshOwner(set, c.client.AppsV1().StatefulSets(set.Namespace).Get, true),
+		Patch:         patch,
+		AdoptPatch:    func(o T) []byte { return controllerutil.AdoptPatch(setKind, set, o.GetUID(), "") },
+		IgnoreInvalid: true,
+	}
+}
+
 // claimPods adopts orphan pods the selector matches whose names make them members (<set>-<ordinal>) and
 // releases owned pods that no longer match; it returns the set's pods afterwards.
 func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var owned []*corev1.Pod
-	checked := false
-	for _, p := range pods {
-		ref := metav1.GetControllerOf(p)
-		matches := sel.Matches(labels.Set(p.Labels)) && isMember(set, p)
-		switch {
-		case ref != nil && ref.UID == set.UID:
-			if matches {
-				owned = append(owned, p)
-				continue
-			}
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"$patch":"delete","uid":%q}],"uid":%q}}`, set.UID, p.UID)
-			if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-				return nil, err
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil:
-			if !checked {
-				if ok, err := c.canAdopt(ctx, set); err != nil || !ok {
-					return owned, err
-				}
-				checked = true
-			}
-			adopted, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, adoptPatch(set, p.UID), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
-					continue
-				}
-				return nil, err
-			}
-			owned = append(owned, adopted)
-		}
-	}
-	return owned, nil
-}
-
-func adoptPatch(set *appsv1.StatefulSet, uid types.UID) []byte {
-	return fmt.Appendf(nil, `{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"StatefulSet","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}],"uid":%q}}`,
-		set.Name, set.UID, uid)
-}
-
-// canAdopt checks, once per sync, that the set is still the one we know and not being deleted.
-func (c *Controller) canAdopt(ctx context.Context, set *appsv1.StatefulSet) (bool, error) {
-	fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return fresh.UID == set.UID && fresh.DeletionTimestamp == nil, nil
+	cl := claim(c, set, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) },
+		func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		})
+	cl.ReleasePatch = func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(set.UID, p.UID, "") }
+	return cl.Run(ctx, pods)
 }
 
 // claimRevisions returns the set's ControllerRevisions (selector matching), adopting orphans.
@@ -318,31 +248,10 @@ func (c *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSet
 	if err != nil {
 		return nil, err
 	}
-	var out []*appsv1.ControllerRevision
-	checked := false
-	for _, r := range all {
-		ref := metav1.GetControllerOf(r)
-		switch {
-		case ref != nil && ref.UID == set.UID:
-			out = append(out, r)
-		case ref == nil && r.DeletionTimestamp == nil:
-			if !checked {
-				if ok, err := c.canAdopt(ctx, set); err != nil || !ok {
-					return out, err
-				}
-				checked = true
-			}
-			adopted, err := c.client.AppsV1().ControllerRevisions(r.Namespace).Patch(ctx, r.Name, types.StrategicMergePatchType, adoptPatch(set, r.UID), metav1.PatchOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
-					continue
-				}
-				return nil, err
-			}
-			out = append(out, adopted)
-		}
-	}
-	return out, nil
+	return claim(c, set, func(*appsv1.ControllerRevision) bool { return true },
+		func(ctx context.Context, r *appsv1.ControllerRevision, patch []byte) (*appsv1.ControllerRevision, error) {
+			return c.client.AppsV1().ControllerRevisions(r.Namespace).Patch(ctx, r.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		}).Run(ctx, all)
 }
 
 // syncRevisions finds or makes the update revision (the current template's) and finds the current one

@@ -3,72 +3,39 @@ package statefulset
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"hash/fnv"
-	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // hashLabel is the label upstream puts on ControllerRevisions with their hash.
 const hashLabel = "controller.kubernetes.io/hash"
 
-// revisionPatch is what a ControllerRevision of the set holds: a strategic merge patch that replaces
-// spec.template, exactly as kubectl computes it (kubectl rollout undo applies it, and compares it byte for
-// byte to tell whether the set already has that template).
-func revisionPatch(set *appsv1.StatefulSet) ([]byte, error) {
-	b, err := json.Marshal(set)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	spec, _ := raw["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	if tmpl == nil {
-		tmpl = map[string]any{}
-	}
-	tmpl["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
-}
-
 // hashRevision names revision data: FNV-32a over the patch and the collision count, in the alphabet
 // upstream uses for such suffixes.
 func hashRevision(data []byte, collisionCount int32) string {
-	h := fnv.New32a()
-	h.Write(data)
-	if collisionCount != 0 {
-		fmt.Fprintf(h, "%d", collisionCount)
+	if collisionCount == 0 {
+		return controllerutil.Hash(data, nil) // a zero count is not hashed
 	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
-}
-
-// revisionName is <prefix>-<hash>, the prefix cut so the name stays a valid object name.
-func revisionName(prefix, hash string) string {
-	if len(prefix) > 223 {
-		prefix = prefix[:223]
-	}
-	return prefix + "-" + hash
+	return controllerutil.Hash(data, &collisionCount)
 }
 
 // newRevision builds the ControllerRevision of the set's current template with number revision: the
 // template's labels, the set's annotations, the set as controller.
 func newRevision(set *appsv1.StatefulSet, revision int64, collisionCount int32) (*appsv1.ControllerRevision, error) {
-	patch, err := revisionPatch(set)
+	patch, err := controllerutil.RevisionPatch(set)
 	if err != nil {
 		return nil, err
 	}
 	hash := hashRevision(patch, collisionCount)
 	cr := &appsv1.ControllerRevision{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: revisionName(set.Name, hash), Namespace: set.Namespace,
+			Name: controllerutil.RevisionName(set.Name, hash), Namespace: set.Namespace,
 			Labels: copyMap(set.Spec.Template.Labels), Annotations: copyMap(set.Annotations),
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(set, setKind)},
 		},
@@ -98,20 +65,6 @@ func applyRevision(set *appsv1.StatefulSet, cr *appsv1.ControllerRevision) (*app
 
 func equalRevision(a, b *appsv1.ControllerRevision) bool {
 	return bytes.Equal(a.Data.Raw, b.Data.Raw)
-}
-
-// sortRevisions orders by revision number, then creation time, then name.
-func sortRevisions(rs []*appsv1.ControllerRevision) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := rs[i], rs[j]
-		if a.Revision != b.Revision {
-			return a.Revision < b.Revision
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
 }
 
 // revisionDecision is what the set's history needs for its current template (see decideRevisions).
@@ -171,6 +124,6 @@ func historyToDelete(set *appsv1.StatefulSet, revisions []*appsv1.ControllerRevi
 	if len(old) <= limit {
 		return nil
 	}
-	sortRevisions(old)
+	controllerutil.SortRevisions(old, true)
 	return old[:len(old)-limit]
 }

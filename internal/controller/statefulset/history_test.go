@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 // kubectlPatch computes the patch the way kubectl rollout undo does to compare a set with a revision.
@@ -32,7 +34,7 @@ func kubectlPatch(t *testing.T, set *appsv1.StatefulSet) []byte {
 func TestRevisionPatchMatchesKubectlAndRestores(t *testing.T) {
 	set := testSet(3)
 	set.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}}
-	patch, err := revisionPatch(set)
+	patch, err := controllerutil.RevisionPatch(set)
 	if err != nil {
 		t.Fatal(err)
 	}

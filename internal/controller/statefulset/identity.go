@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 var setKind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
@@ -153,31 +155,11 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func readySince(p *corev1.Pod) time.Time {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return time.Time{}
-}
-
 func terminating(p *corev1.Pod) bool { return p.DeletionTimestamp != nil }
 
-func finished(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded
+func runningAndReady(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodRunning && controllerutil.PodReady(p)
 }
-
-func runningAndReady(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && podReady(p) }
 
 // healthy: running, ready and not being deleted.
 func healthy(p *corev1.Pod) bool { return runningAndReady(p) && !terminating(p) }
@@ -188,10 +170,7 @@ func availableIn(p *corev1.Pod, minReady int32, now time.Time) (wait time.Durati
 	if !runningAndReady(p) {
 		return 0, false
 	}
-	if minReady == 0 {
-		return 0, true
-	}
-	return max(readySince(p).Add(time.Duration(minReady)*time.Second).Sub(now), 0), true
+	return controllerutil.AvailableIn(p, minReady, now)
 }
 
 func available(p *corev1.Pod, minReady int32, now time.Time) bool {

@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"skiff/internal/controller/controllerutil"
 )
 
 type opKind int
@@ -114,7 +116,7 @@ func computePlan(set *appsv1.StatefulSet, pods []*corev1.Pod, r revs, now time.T
 	for i := 0; i < n; i++ {
 		ord := start + i
 		p := slots[i]
-		if p != nil && finished(p) && !terminating(p) {
+		if p != nil && controllerutil.PodFinished(p) && !terminating(p) {
 			pl.add(step{op: opDelete, ord: ord, pod: p, failed: p.Status.Phase == corev1.PodFailed})
 			p, slots[i] = nil, nil
 		}
