@@ -34,6 +34,7 @@ func serverCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = &notReadySeconds, &unreachableSeconds
+			cfg.DNSListenExplicit = cmd.Flags().Changed("dns-listen")
 			return server.Run(ctx, cfg)
 		},
 	}
@@ -57,6 +58,10 @@ func serverCommand() *cobra.Command {
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
 	f.Int64Var(&notReadySeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
 	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "10.43.0.10", "the cluster DNS Service IP, the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	f.StringVar(&cfg.DNSListen, "dns-listen", "127.0.0.1:10053", "address the cluster DNS server answers on, UDP and TCP (\"\": no DNS server)")
+	f.StringVar(&cfg.DNSUpstreamResolvConf, "dns-upstream-resolv-conf", "/etc/resolv.conf", "resolv.conf whose nameservers (ip, or ip:port) answer names outside the cluster domain")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")

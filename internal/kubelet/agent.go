@@ -52,6 +52,11 @@ type Config struct {
 	Reserved corev1.ResourceList
 	// EvictionHard are the hard eviction thresholds (nil: upstream's defaults).
 	EvictionHard []node.Threshold
+	// ClusterDNS (nameserver IPs) and ClusterDomain make the resolv.conf of ClusterFirst pods; ResolvConf is
+	// the host's (dnsPolicy Default; default /etc/resolv.conf).
+	ClusterDNS    []string
+	ClusterDomain string
+	ResolvConf    string
 }
 
 // ImagesDir is where image tarballs are imported from at start.
@@ -138,7 +143,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	mgr := pods.New(pods.Config{NodeName: agent.Name(), NodeIP: agent.IP(), Client: client, Runtime: rs, Images: is,
-		LogDir: filepath.Join(agentDir, "pods"), Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: agent.Name()})})
+		LogDir: filepath.Join(agentDir, "pods"), ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf, Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: agent.Name()})})
 	mgr.Run(ctx)
 	return nil
 }

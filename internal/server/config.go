@@ -43,6 +43,16 @@ type Config struct {
 	DefaultNotReadyTolerationSeconds    *int64
 	DefaultUnreachableTolerationSeconds *int64
 
+	// Cluster DNS: ClusterDNS is the DNS Service IP written into pods' resolv.conf, ClusterDomain the zone.
+	// DNSListen is where the DNS server answers (UDP and TCP; "" turns it off); DNSListenExplicit says the
+	// address was asked for, so failing to bind it stops the server (the default only warns).
+	// DNSUpstreamResolvConf names the upstream resolvers (default /etc/resolv.conf).
+	ClusterDNS            string
+	ClusterDomain         string
+	DNSListen             string
+	DNSListenExplicit     bool
+	DNSUpstreamResolvConf string
+
 	// Agent settings (the node agent runs unless DisableAgent).
 	NodeName        string
 	NodeIP          string
@@ -91,6 +101,9 @@ func (c *Config) Defaults() {
 	}
 	if c.DefaultUnreachableTolerationSeconds == nil {
 		c.DefaultUnreachableTolerationSeconds = new(int64(300))
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
 	}
 	if c.CompactionInterval == 0 {
 		c.CompactionInterval = 5 * time.Minute

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -33,6 +34,7 @@ import (
 	"skiff/internal/auth"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
+	clusterdns "skiff/internal/dns"
 	"skiff/internal/kubelet"
 	"skiff/internal/kubelet/node"
 	kubeletserver "skiff/internal/kubelet/server"
@@ -158,6 +160,9 @@ func Run(ctx context.Context, cfg Config) error {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
+	if err := startDNS(runCtx, cfg, loopback); err != nil {
+		return err
+	}
 	schedDone := make(chan struct{})
 	if !cfg.DisableScheduler {
 		schedClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-scheduler", 5000))
@@ -220,7 +225,7 @@ func Run(ctx context.Context, cfg Config) error {
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
-			Reserved: reserved, EvictionHard: eviction}, agentReady)
+			Reserved: reserved, EvictionHard: eviction, ClusterDNS: clusterDNS(cfg), ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
@@ -251,6 +256,48 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	return shutdown(srv)
+}
+
+// startDNS runs the cluster DNS server (informers on Services and EndpointSlices) on --dns-listen. It runs
+// with the control plane, agent or not; the pod-facing address (the --cluster-dns Service IP) needs the service
+// proxy. A default address that is taken only warns, so several servers can share a machine.
+func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) error {
+	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
+		return fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
+	}
+	if cfg.DNSListen == "" {
+		return nil
+	}
+	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-dns", 50))
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	srv, err := clusterdns.New(factory, clusterdns.Config{Zone: cfg.ClusterDomain, ResolvConf: cfg.DNSUpstreamResolvConf})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(cfg.DNSListen); err != nil {
+		if cfg.DNSListenExplicit {
+			return err
+		}
+		slog.Warn("cluster DNS not started (set --dns-listen)", "err", err)
+		return nil
+	}
+	factory.Start(ctx.Done())
+	go func() {
+		if err := srv.Serve(ctx); err != nil {
+			slog.Error("cluster DNS stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func clusterDNS(cfg Config) []string {
+	if cfg.ClusterDNS == "" {
+		return nil
+	}
+	return []string{cfg.ClusterDNS}
 }
 
 func shutdown(srv *http.Server) error {

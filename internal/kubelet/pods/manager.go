@@ -35,6 +35,11 @@ type Config struct {
 	// Services lists the cluster's Services, for the service environment variables; Run fills it from an
 	// informer when it is nil.
 	Services func() []*corev1.Service
+	// ClusterDNS (nameserver IPs) and ClusterDomain make the resolv.conf of ClusterFirst pods; none means
+	// ClusterFirst pods get the host's. ResolvConf is the host's resolv.conf (default /etc/resolv.conf).
+	ClusterDNS    []string
+	ClusterDomain string
+	ResolvConf    string
 }
 
 // Manager starts and stops one worker per pod on this node.
