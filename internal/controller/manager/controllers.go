@@ -7,6 +7,7 @@ import (
 	"skiff/internal/controller/daemonset"
 	"skiff/internal/controller/deployment"
 	"skiff/internal/controller/disruption"
+	"skiff/internal/controller/endpointslice"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/job"
 	"skiff/internal/controller/nodelifecycle"
@@ -56,6 +57,12 @@ func init() {
 		}},
 		{Name: "taint-eviction-controller", Start: func(ctx context.Context, cc *Context) error {
 			return nodelifecycle.StartTaintEviction(ctx, cc.Client, cc.Informers, cc.Recorder("taint-eviction-controller"))
+		}},
+		{Name: "endpointslice", Start: func(ctx context.Context, cc *Context) error {
+			return endpointslice.Start(ctx, cc.Client, cc.Informers, cc.Recorder("endpointslice-controller"))
+		}},
+		{Name: "endpoints", Start: func(ctx context.Context, cc *Context) error {
+			return endpointslice.StartEndpoints(ctx, cc.Client, cc.Informers, cc.Recorder("endpoint-controller"))
 		}},
 		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
