@@ -58,7 +58,9 @@ func serverCommand() *cobra.Command {
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
 	f.Int64Var(&notReadySeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
 	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
-	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "10.43.0.10", "the cluster DNS Service IP, the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf)")
+	// Off by default until the service proxy routes the DNS Service IP (issue E): a nameserver pods cannot
+	// reach would break every lookup in them.
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "the cluster DNS Service IP, the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf; upstream's usual value is 10.43.0.10 once the service proxy routes it)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.StringVar(&cfg.DNSListen, "dns-listen", "127.0.0.1:10053", "address the cluster DNS server answers on, UDP and TCP (\"\": no DNS server)")
 	f.StringVar(&cfg.DNSUpstreamResolvConf, "dns-upstream-resolv-conf", "/etc/resolv.conf", "resolv.conf whose nameservers (ip, or ip:port) answer names outside the cluster domain")
@@ -69,6 +71,8 @@ func serverCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.NodeTaints, "register-with-taints", nil, "taints to register the node with (key=value:Effect,...)")
 	f.IntVar(&cfg.MaxPods, "max-pods", 110, "how many pods this node runs at most")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "the range Service ClusterIPs are allocated from (the first address is the kubernetes Service's)")
+	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "the range NodePorts are allocated from")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod subnet (on the skiff0 bridge)")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs, exec, attach, port-forward)")
 	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")

@@ -195,32 +195,7 @@ func prepareKindUpdate(obj, old runtime.Object, sub string) {
 	case *corev1.Secret:
 		mergeStringData(o)
 	case *corev1.Service:
-		keepAllocations(o, old.(*corev1.Service))
-	}
-}
-
-// keepAllocations carries over what the cluster allocated to a service (cluster IPs, node ports) when an update
-// leaves it out, as upstream's service strategy does.
-func keepAllocations(svc, old *corev1.Service) {
-	if svc.Spec.ClusterIP == "" {
-		svc.Spec.ClusterIP = old.Spec.ClusterIP
-	}
-	if len(svc.Spec.ClusterIPs) == 0 {
-		svc.Spec.ClusterIPs = old.Spec.ClusterIPs
-	}
-	if svc.Spec.HealthCheckNodePort == 0 {
-		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
-	}
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if p.NodePort != 0 {
-			continue
-		}
-		for _, op := range old.Spec.Ports {
-			if op.Port == p.Port && op.Protocol == p.Protocol {
-				p.NodePort = op.NodePort
-			}
-		}
+		keepAllocated(o, old.(*corev1.Service))
 	}
 }
 

@@ -147,7 +147,17 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 		return out, acc.GetDeletionTimestamp() == nil, err
 	}
 	out, err = res.out(out)
+	if err == nil && gone {
+		s.releaseService(ctx, out)
+	}
 	return out, gone, err
+}
+
+// releaseService frees a deleted Service's ClusterIP and NodePorts.
+func (s *Server) releaseService(ctx context.Context, obj runtime.Object) {
+	if svc, ok := obj.(*corev1.Service); ok && s.svcAlloc != nil {
+		s.svcAlloc.undo(ctx, svc, released(nil, svc))
+	}
 }
 
 func (s *Server) finishDelete(cur runtime.Object, dryRun bool, dryResult *runtime.Object) (runtime.Object, bool, error) {

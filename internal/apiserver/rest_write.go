@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,6 +132,14 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
 		return nil, err
 	}
+	svc, isSvc := obj.(*corev1.Service)
+	var got allocation
+	if isSvc && s.svcAlloc != nil && !opts.dryRun {
+		var err error
+		if got, err = s.svcAlloc.allocate(ctx, svc, nil); err != nil {
+			return nil, err
+		}
+	}
 	if !opts.applied {
 		obj = res.smd.main.UpdateNoErrors(res.New(), obj, opts.manager)
 	}
@@ -139,10 +148,16 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	}
 	stored, err := res.in(obj, nil)
 	if err != nil {
+		if isSvc && s.svcAlloc != nil {
+			s.svcAlloc.undo(ctx, svc, got)
+		}
 		return nil, err
 	}
 	created, err := res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), stored)
 	if err != nil {
+		if isSvc && s.svcAlloc != nil {
+			s.svcAlloc.undo(ctx, svc, got)
+		}
 		return nil, err
 	}
 	return res.out(created)
@@ -223,7 +238,10 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 	key := res.store.Key(ns, name)
 	var dryRunResult runtime.Object
 	cached := res.cachedCopy(ctx, key)
-	out, _, err := res.store.GuaranteedUpdate(ctx, key, name, func(stored runtime.Object) (runtime.Object, bool, error) {
+	// Service allocations taken by attempts of this update, and the Service as it was before the last one.
+	var svcGot allocation
+	var svcNew, svcOld *corev1.Service
+	out, deleted, err := res.store.GuaranteedUpdate(ctx, key, name, func(stored runtime.Object) (runtime.Object, bool, error) {
 		cur, err := res.out(stored)
 		if err != nil {
 			return nil, false, err
@@ -263,16 +281,38 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 			dryRunResult = obj
 			return nil, false, nil // write nothing
 		}
+		if svc, ok := obj.(*corev1.Service); ok && s.svcAlloc != nil && sub == "" {
+			got, err := s.svcAlloc.allocate(ctx, svc, cur.(*corev1.Service))
+			if err != nil {
+				return nil, false, err
+			}
+			svcGot.ips, svcGot.ports = append(svcGot.ips, got.ips...), append(svcGot.ports, got.ports...)
+			svcNew, svcOld = svc, cur.(*corev1.Service)
+		}
 		next, err := res.in(obj, stored)
 		return next, del, err
 	}, cached)
+	if svcNew != nil {
+		if err != nil {
+			s.svcAlloc.undo(ctx, svcNew, svcGot)
+		} else {
+			// What the Service let go of (type change, ports removed) is free again; what the final attempt
+			// still holds stays even if an earlier attempt took it.
+			s.svcAlloc.undo(ctx, svcOld, released(svcNew, svcOld))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	if opts.dryRun {
 		return dryRunResult, nil
 	}
-	return res.out(out)
+	served, err := res.out(out)
+	if err == nil && deleted {
+		// The last finalizer went: the object is gone, and with it a Service's allocations.
+		s.releaseService(ctx, served)
+	}
+	return served, err
 }
 
 // shouldDeleteDuringUpdate: an object being deleted goes away when its last finalizer is removed.

@@ -40,6 +40,8 @@ type Config struct {
 	MaxRequestBodyBytes int64
 	// KubeletClient reaches node agents (pod logs) with the API server's kubelet client certificate.
 	KubeletClient *http.Client
+	// ServiceRanges turns on ClusterIP and NodePort allocation for Services.
+	ServiceRanges *ServiceRanges
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -54,6 +56,8 @@ type Server struct {
 	ordered []*resource
 	extra   map[string]http.Handler
 	ready   chan struct{}
+	// svcAlloc allocates Service ClusterIPs and NodePorts (nil: Services keep what they ask for).
+	svcAlloc *serviceAllocator
 }
 
 // resource is a served resource with its storage.
@@ -136,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 		resources: map[schema.GroupVersionResource]*resource{},
 		extra:     map[string]http.Handler{},
 		ready:     make(chan struct{}),
+	}
+	if cfg.ServiceRanges != nil && cfg.ServiceRanges.CIDR != nil && cfg.Etcd != nil {
+		s.svcAlloc = &serviceAllocator{s: s, ranges: *cfg.ServiceRanges, etcd: cfg.Etcd}
 	}
 	for _, rr := range registry.All {
 		r := &resource{Resource: rr, srv: s}

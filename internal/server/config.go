@@ -61,7 +61,10 @@ type Config struct {
 	MaxPods         int
 	RuntimeEndpoint string
 	PodCIDR         string
-	KubeletPort     int
+	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
+	ServiceCIDR   string
+	NodePortRange string
+	KubeletPort   int
 	// KubeReserved and SystemReserved are held back from allocatable (cpu, memory, ephemeral-storage, pid).
 	KubeReserved   map[string]string
 	SystemReserved map[string]string

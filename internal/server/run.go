@@ -86,6 +86,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	kubeletClient.RootCAs = caPool
 
+	svcRanges, err := parseServiceRanges(cfg.ServiceCIDR, cfg.NodePortRange)
+	if err != nil {
+		return err
+	}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
@@ -102,6 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
 		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
+		ServiceRanges: svcRanges,
 	})
 	if err != nil {
 		return err
@@ -145,6 +150,22 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := bootstrap(ctx, client); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
+	}
+	// Allocations a crash left half-done are repaired at start and every 3 minutes, as upstream.
+	go func() {
+		for {
+			if err := api.RepairServiceAllocations(runCtx); err != nil && runCtx.Err() == nil {
+				slog.Warn("service allocation repair", "err", err)
+			}
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(3 * time.Minute):
+			}
+		}
+	}()
+	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
+		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}
 	nsc, err := namespace.New(loopback, registry.All)
 	if err != nil {
@@ -463,4 +484,22 @@ func issueTLS(ca *pki.CA, leaf pki.Leaf) (*tls.Config, error) {
 		return nil, err
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// parseServiceRanges reads --service-cidr and --service-node-port-range.
+func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
+	_, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("--service-cidr: %w", err)
+	}
+	if ones, bits := ipnet.Mask.Size(); bits-ones < 2 {
+		return nil, fmt.Errorf("--service-cidr %s is too small", cidr)
+	}
+	lo, hi, ok := strings.Cut(ports, "-")
+	minP, err1 := strconv.Atoi(lo)
+	maxP, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || minP < 1 || maxP > 65535 || minP > maxP {
+		return nil, fmt.Errorf("--service-node-port-range %q: want MIN-MAX within 1-65535", ports)
+	}
+	return &apiserver.ServiceRanges{CIDR: ipnet, NodePortMin: minP, NodePortMax: maxP}, nil
 }
