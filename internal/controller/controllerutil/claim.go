@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 // AdoptPatch is the strategic merge patch that makes owner (of kind gvk) the controller of the object with
@@ -108,5 +110,12 @@ func FreshOwner[T metav1.Object](owner metav1.Object, get func(ctx context.Conte
 			return false, err
 		}
 		return fresh.GetUID() == owner.GetUID() && fresh.GetDeletionTimestamp() == nil, nil
+	}
+}
+
+// PodPatcher is a Claim's Patch for pods: a strategic merge patch through client.
+func PodPatcher(client kubernetes.Interface) func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+	return func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
+		return client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	}
 }

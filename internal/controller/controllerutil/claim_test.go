@@ -44,12 +44,10 @@ func TestClaim(t *testing.T) {
 	sel := labels.SelectorFromSet(labels.Set{"app": "web"})
 	claim := func(owner *appsv1.ReplicaSet) Claim[*corev1.Pod] {
 		return Claim[*corev1.Pod]{
-			Owner:    owner,
-			Matches:  func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
-			CanAdopt: FreshOwner(owner, client.AppsV1().ReplicaSets("ns").Get, true),
-			Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-				return client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-			},
+			Owner:        owner,
+			Matches:      func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+			CanAdopt:     FreshOwner(owner, client.AppsV1().ReplicaSets("ns").Get, true),
+			Patch:        PodPatcher(client),
 			AdoptPatch:   func(p *corev1.Pod) []byte { return AdoptPatch(gvk, owner, p.UID, "") },
 			ReleasePatch: func(p *corev1.Pod) []byte { return ReleasePatch(owner.UID, p.UID, "") },
 		}

@@ -303,10 +303,7 @@ func claim[T metav1.Object](c *Controller, ds *appsv1.DaemonSet, matches func(T)
 // claimPods adopts orphan pods the selector matches and releases owned pods it no longer matches; it
 // returns the DaemonSet's pods afterwards.
 func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	cl := claim(c, ds, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
-		func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		})
+	cl := claim(c, ds, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) }, controllerutil.PodPatcher(c.client))
 	cl.ReleasePatch = func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(ds.UID, p.UID, "") }
 	cl.IgnoreInvalid = true
 	return cl.Run(ctx, pods)

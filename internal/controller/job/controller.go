@@ -296,9 +296,7 @@ func (c *Controller) claim(ctx context.Context, job *batchv1.Job, sel labels.Sel
 		Owner:    job,
 		Matches:  func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
 		CanAdopt: controllerutil.FreshOwner(job, c.client.BatchV1().Jobs(job.Namespace).Get, false),
-		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		},
+		Patch:    controllerutil.PodPatcher(c.client),
 		AdoptPatch: func(p *corev1.Pod) []byte {
 			return controllerutil.AdoptPatch(jobKind, job, p.UID, fmt.Sprintf(`"finalizers":[%q],`, batchv1.JobTrackingFinalizer))
 		},

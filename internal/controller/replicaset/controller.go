@@ -207,12 +207,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // of the ReplicaSet (still the one we know and not being deleted).
 func (c *Controller) claim(ctx context.Context, rs *appsv1.ReplicaSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
 	return controllerutil.Claim[*corev1.Pod]{
-		Owner:    rs,
-		Matches:  func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
-		CanAdopt: controllerutil.FreshOwner(rs, c.client.AppsV1().ReplicaSets(rs.Namespace).Get, false),
-		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		},
+		Owner:         rs,
+		Matches:       func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		CanAdopt:      controllerutil.FreshOwner(rs, c.client.AppsV1().ReplicaSets(rs.Namespace).Get, false),
+		Patch:         controllerutil.PodPatcher(c.client),
 		AdoptPatch:    func(p *corev1.Pod) []byte { return controllerutil.AdoptPatch(rsKind, rs, p.UID, "") },
 		ReleasePatch:  func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(rs.UID, p.UID, "") },
 		IgnoreInvalid: true,

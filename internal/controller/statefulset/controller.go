@@ -234,10 +234,7 @@ func claim[T metav1.Object](c *Controller, set *appsv1.StatefulSet, matches func
 // claimPods adopts orphan pods the selector matches whose names make them members (<set>-<ordinal>) and
 // releases owned pods that no longer match; it returns the set's pods afterwards.
 func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	cl := claim(c, set, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) },
-		func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		})
+	cl := claim(c, set, func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) }, controllerutil.PodPatcher(c.client))
 	cl.ReleasePatch = func(p *corev1.Pod) []byte { return controllerutil.ReleasePatch(set.UID, p.UID, "") }
 	return cl.Run(ctx, pods)
 }
