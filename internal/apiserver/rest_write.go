@@ -126,12 +126,8 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}
-	if err := validateNew(res, obj); err != nil {
-		return nil, err
-	}
-	if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
-		return nil, err
-	}
+	// Allocation comes before validation, as upstream's (a Local LoadBalancer's health-check port is
+	// required by validation and allocated here).
 	svc, isSvc := obj.(*corev1.Service)
 	var got allocation
 	if isSvc && s.svcAlloc != nil && !opts.dryRun {
@@ -139,6 +135,19 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 		if got, err = s.svcAlloc.allocate(ctx, svc, nil); err != nil {
 			return nil, err
 		}
+	}
+	undo := func() {
+		if isSvc && s.svcAlloc != nil {
+			s.svcAlloc.undo(ctx, svc, got)
+		}
+	}
+	if err := validateNew(res, obj); err != nil {
+		undo()
+		return nil, err
+	}
+	if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
+		undo()
+		return nil, err
 	}
 	if !opts.applied {
 		obj = res.smd.main.UpdateNoErrors(res.New(), obj, opts.manager)
@@ -148,16 +157,12 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	}
 	stored, err := res.in(obj, nil)
 	if err != nil {
-		if isSvc && s.svcAlloc != nil {
-			s.svcAlloc.undo(ctx, svc, got)
-		}
+		undo()
 		return nil, err
 	}
 	created, err := res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), stored)
 	if err != nil {
-		if isSvc && s.svcAlloc != nil {
-			s.svcAlloc.undo(ctx, svc, got)
-		}
+		undo()
 		return nil, err
 	}
 	return res.out(created)
@@ -265,6 +270,16 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
 			return nil, false, err
 		}
+		if svc, ok := obj.(*corev1.Service); ok && s.svcAlloc != nil && sub == "" && !opts.dryRun {
+			// Before validation, as on create. What an attempt takes is kept in svcGot: undone if the update
+			// fails, and what a later attempt did not keep is undone when it succeeds.
+			got, err := s.svcAlloc.allocate(ctx, svc, cur.(*corev1.Service))
+			if err != nil {
+				return nil, false, err
+			}
+			svcGot.ips, svcGot.ports = append(svcGot.ips, got.ips...), append(svcGot.ports, got.ports...)
+			svcNew, svcOld = svc, cur.(*corev1.Service)
+		}
 		if err := validateUpdate(res, obj, cur, sub); err != nil {
 			return nil, false, err
 		}
@@ -281,14 +296,6 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 			dryRunResult = obj
 			return nil, false, nil // write nothing
 		}
-		if svc, ok := obj.(*corev1.Service); ok && s.svcAlloc != nil && sub == "" {
-			got, err := s.svcAlloc.allocate(ctx, svc, cur.(*corev1.Service))
-			if err != nil {
-				return nil, false, err
-			}
-			svcGot.ips, svcGot.ports = append(svcGot.ips, got.ips...), append(svcGot.ports, got.ports...)
-			svcNew, svcOld = svc, cur.(*corev1.Service)
-		}
 		next, err := res.in(obj, stored)
 		return next, del, err
 	}, cached)
@@ -296,9 +303,10 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		if err != nil {
 			s.svcAlloc.undo(ctx, svcNew, svcGot)
 		} else {
-			// What the Service let go of (type change, ports removed) is free again; what the final attempt
-			// still holds stays even if an earlier attempt took it.
+			// What the Service let go of (type change, ports removed) is free again, and so is what an earlier
+			// attempt took that the final one does not hold.
 			s.svcAlloc.undo(ctx, svcOld, released(svcNew, svcOld))
+			s.svcAlloc.undo(ctx, svcNew, minus(svcGot, svcNew))
 		}
 	}
 	if err != nil {

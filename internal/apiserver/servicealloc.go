@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,9 @@ type serviceAllocator struct {
 	s      *Server
 	ranges ServiceRanges
 	etcd   *clientv3.Client
+	// suspects are records the last repair found without a Service.
+	mu       sync.Mutex
+	suspects map[string]bool
 }
 
 func svcOwner(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
@@ -88,8 +92,9 @@ func FirstServiceIP(cidr *net.IPNet) net.IP {
 	return a.ipAt(1)
 }
 
-// claimIP records ip for svc by creating its IPAddress; an IPAddress of this same Service counts as success.
-func (a *serviceAllocator) claimIP(ctx context.Context, svc *corev1.Service, ip string) error {
+// claimIP records ip for svc by creating its IPAddress. An IPAddress this same Service already holds counts as
+// success but not as created (so a failed write does not free what the Service held before).
+func (a *serviceAllocator) claimIP(ctx context.Context, svc *corev1.Service, ip string) (bool, error) {
 	res := a.s.resources[networkingv1.SchemeGroupVersion.WithResource("ipaddresses")]
 	family := "IPv4"
 	if strings.Contains(ip, ":") {
@@ -103,12 +108,12 @@ func (a *serviceAllocator) claimIP(ctx context.Context, svc *corev1.Service, ip 
 		cur, gerr := a.s.getObject(ctx, res, "", ip, "")
 		if gerr == nil {
 			if ref := cur.(*networkingv1.IPAddress).Spec.ParentRef; ref != nil && ref.Resource == "services" && ref.Namespace == svc.Namespace && ref.Name == svc.Name {
-				return nil
+				return false, nil
 			}
 		}
-		return err
+		return false, err
 	}
-	return err
+	return err == nil, err
 }
 
 func (a *serviceAllocator) releaseIP(ctx context.Context, svc *corev1.Service, ip string) {
@@ -124,15 +129,10 @@ func (a *serviceAllocator) releaseIP(ctx context.Context, svc *corev1.Service, i
 }
 
 // allocateIP picks a free address: dynamic allocations come from above a small low block kept for requested
-// addresses (as upstream), at random, probing onwards from there.
+// addresses (as upstream), at random; after a few taken picks it scans the range against the list of
+// addresses in use.
 func (a *serviceAllocator) allocateIP(ctx context.Context, svc *corev1.Service) (string, error) {
 	size := a.rangeSize()
-	taken := map[string]bool{}
-	if all, err := a.s.Lister(networkingv1.SchemeGroupVersion.WithResource("ipaddresses"))(ctx); err == nil {
-		for _, o := range all {
-			taken[o.(*networkingv1.IPAddress).Name] = true
-		}
-	}
 	usable := size - 2 // network and broadcast (or the last) address are not handed out
 	if usable < 1 {
 		return "", fmt.Errorf("the service CIDR %s has no usable addresses", a.ranges.CIDR)
@@ -141,19 +141,36 @@ func (a *serviceAllocator) allocateIP(ctx context.Context, svc *corev1.Service) 
 	if static >= usable {
 		static = 0
 	}
+	try := func(off int64) (string, bool, error) {
+		ip := a.ipAt(off).String()
+		created, err := a.claimIP(ctx, svc, ip)
+		if err == nil && created {
+			return ip, true, nil
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", false, err
+		}
+		return "", false, nil
+	}
+	for i := 0; i < 16; i++ {
+		if ip, ok, err := try(1 + static + rand.Int64N(usable-static)); ok || err != nil {
+			return ip, err
+		}
+	}
+	taken := map[string]bool{}
+	if all, err := a.s.Lister(networkingv1.SchemeGroupVersion.WithResource("ipaddresses"))(ctx); err == nil {
+		for _, o := range all {
+			taken[o.(*networkingv1.IPAddress).Name] = true
+		}
+	}
 	start := 1 + static + rand.Int64N(usable-static)
 	for i := int64(0); i < usable; i++ {
 		off := 1 + (start-1+i)%usable
-		ip := a.ipAt(off).String()
-		if taken[ip] {
+		if taken[a.ipAt(off).String()] {
 			continue
 		}
-		err := a.claimIP(ctx, svc, ip)
-		if err == nil {
-			return ip, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return "", err
+		if ip, ok, err := try(off); ok || err != nil {
+			return ip, err
 		}
 	}
 	return "", apierrors.NewInternalError(fmt.Errorf("range is full"))
@@ -166,19 +183,20 @@ func (a *serviceAllocator) inRange(ip net.IP) bool {
 	return !ip.Equal(a.ranges.CIDR.IP) && !ip.Equal(a.ipAt(a.rangeSize()-1))
 }
 
-// claimNodePort takes port for svc in one etcd transaction (create if absent); the same Service's key counts.
-func (a *serviceAllocator) claimNodePort(ctx context.Context, svc *corev1.Service, port int32) (bool, error) {
+// claimNodePort takes port for svc in one etcd transaction (create if absent). ok: svc holds it now;
+// created: this call took it (a key the same Service already held is ok but not created).
+func (a *serviceAllocator) claimNodePort(ctx context.Context, svc *corev1.Service, port int32) (ok, created bool, err error) {
 	key := nodePortPrefix + strconv.Itoa(int(port))
 	resp, err := a.etcd.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, svcOwner(svc))).Else(clientv3.OpGet(key)).Commit()
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if resp.Succeeded {
-		return true, nil
+		return true, true, nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().Kvs
-	return len(kvs) == 1 && string(kvs[0].Value) == svcOwner(svc), nil
+	return len(kvs) == 1 && string(kvs[0].Value) == svcOwner(svc), false, nil
 }
 
 func (a *serviceAllocator) releaseNodePort(ctx context.Context, svc *corev1.Service, port int32) {
@@ -194,11 +212,11 @@ func (a *serviceAllocator) allocateNodePort(ctx context.Context, svc *corev1.Ser
 		if used[p] {
 			continue
 		}
-		ok, err := a.claimNodePort(ctx, svc, p)
+		ok, created, err := a.claimNodePort(ctx, svc, p)
 		if err != nil {
 			return 0, err
 		}
-		if ok {
+		if ok && created {
 			return p, nil
 		}
 	}
@@ -252,13 +270,16 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 				return fail(invalid(ipsPath, svc.Spec.ClusterIP, fmt.Sprintf("failed to allocate IP %s: the provided IP (%s) is not in the valid range. The range of valid IPs is %s",
 					svc.Spec.ClusterIP, svc.Spec.ClusterIP, a.ranges.CIDR)))
 			}
-			if err := a.claimIP(ctx, svc, ip.String()); err != nil {
+			created, err := a.claimIP(ctx, svc, ip.String())
+			if err != nil {
 				if apierrors.IsAlreadyExists(err) {
 					return fail(invalid(ipsPath, svc.Spec.ClusterIP, fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", svc.Spec.ClusterIP)))
 				}
 				return fail(err)
 			}
-			got.ips = append(got.ips, ip.String())
+			if created {
+				got.ips = append(got.ips, ip.String())
+			}
 			if len(svc.Spec.ClusterIPs) == 0 {
 				svc.Spec.ClusterIPs = []string{svc.Spec.ClusterIP}
 			}
@@ -275,28 +296,46 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 			svc.Spec.IPFamilyPolicy = &single
 		}
 	}
-	if !needsNodePorts(svc) {
+	// NodePort and LoadBalancer Services hold the NodePorts they name; missing ones are allocated unless a
+	// LoadBalancer says allocateLoadBalancerNodePorts: false. A LoadBalancer with externalTrafficPolicy Local
+	// also holds a health-check NodePort.
+	if !usesNodePorts(svc) {
 		return got, nil
 	}
-	held := map[int32]bool{}
-	if old != nil && needsNodePorts(old) {
-		for _, p := range old.Spec.Ports {
-			if p.NodePort != 0 {
-				held[p.NodePort] = true
-			}
-		}
-	}
+	held := heldPorts(old)
 	used := map[int32]bool{}
 	for _, p := range svc.Spec.Ports {
 		if p.NodePort != 0 {
 			used[p.NodePort] = true
 		}
 	}
+	claim := func(port int32, path *field.Path) error {
+		if held[port] {
+			return nil
+		}
+		if int(port) < a.ranges.NodePortMin || int(port) > a.ranges.NodePortMax {
+			return invalid(path, port, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.ranges.NodePortMin, a.ranges.NodePortMax))
+		}
+		ok, created, err := a.claimNodePort(ctx, svc, port)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid(path, port, "provided port is already allocated")
+		}
+		if created {
+			got.ports = append(got.ports, port)
+		}
+		held[port] = true
+		return nil
+	}
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
 		path := field.NewPath("spec", "ports").Index(i).Child("nodePort")
-		switch {
-		case p.NodePort == 0:
+		if p.NodePort == 0 {
+			if !needsNodePorts(svc) {
+				continue
+			}
 			// Ports of one number but different protocols share their NodePort, as upstream.
 			for _, q := range svc.Spec.Ports[:i] {
 				if q.Port == p.Port && q.NodePort != 0 {
@@ -312,30 +351,74 @@ func (a *serviceAllocator) allocate(ctx context.Context, svc, old *corev1.Servic
 			}
 			p.NodePort = np
 			used[np] = true
+			held[np] = true
 			got.ports = append(got.ports, np)
-		case held[p.NodePort]:
-		default:
-			if int(p.NodePort) < a.ranges.NodePortMin || int(p.NodePort) > a.ranges.NodePortMax {
-				return fail(invalid(path, p.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.ranges.NodePortMin, a.ranges.NodePortMax)))
-			}
-			dup := false
-			for _, q := range svc.Spec.Ports[:i] {
-				dup = dup || q.NodePort == p.NodePort
-			}
-			if dup {
-				continue
-			}
-			ok, err := a.claimNodePort(ctx, svc, p.NodePort)
+			continue
+		}
+		if err := claim(p.NodePort, path); err != nil {
+			return fail(err)
+		}
+	}
+	if needsHealthCheck(svc) {
+		path := field.NewPath("spec", "healthCheckNodePort")
+		if svc.Spec.HealthCheckNodePort == 0 {
+			np, err := a.allocateNodePort(ctx, svc, used)
 			if err != nil {
 				return fail(err)
 			}
-			if !ok {
-				return fail(invalid(path, p.NodePort, "provided port is already allocated"))
-			}
-			got.ports = append(got.ports, p.NodePort)
+			svc.Spec.HealthCheckNodePort = np
+			got.ports = append(got.ports, np)
+		} else if err := claim(svc.Spec.HealthCheckNodePort, path); err != nil {
+			return fail(err)
 		}
 	}
 	return got, nil
+}
+
+func usesNodePorts(svc *corev1.Service) bool {
+	return svc != nil && (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer)
+}
+
+func needsHealthCheck(svc *corev1.Service) bool {
+	return svc != nil && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+}
+
+// heldPorts are the NodePorts (and health-check port) svc holds.
+func heldPorts(svc *corev1.Service) map[int32]bool {
+	out := map[int32]bool{}
+	if !usesNodePorts(svc) {
+		return out
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.NodePort != 0 {
+			out[p.NodePort] = true
+		}
+	}
+	if needsHealthCheck(svc) && svc.Spec.HealthCheckNodePort != 0 {
+		out[svc.Spec.HealthCheckNodePort] = true
+	}
+	return out
+}
+
+// minus is what got took that svc does not hold (allocations of update attempts that did not last).
+func minus(got allocation, svc *corev1.Service) allocation {
+	var out allocation
+	ip := ""
+	if needsClusterIP(svc) {
+		ip = svc.Spec.ClusterIP
+	}
+	for _, x := range got.ips {
+		if x != ip {
+			out.ips = append(out.ips, x)
+		}
+	}
+	held := heldPorts(svc)
+	for _, p := range got.ports {
+		if !held[p] {
+			out.ports = append(out.ports, p)
+		}
+	}
+	return out
 }
 
 // released lists what old held that svc (nil when deleted) no longer does.
@@ -347,19 +430,10 @@ func released(svc, old *corev1.Service) allocation {
 	if needsClusterIP(old) && old.Spec.ClusterIP != "" && (svc == nil || !needsClusterIP(svc) || svc.Spec.ClusterIP != old.Spec.ClusterIP) {
 		out.ips = append(out.ips, old.Spec.ClusterIP)
 	}
-	keep := map[int32]bool{}
-	if svc != nil && needsNodePorts(svc) {
-		for _, p := range svc.Spec.Ports {
-			keep[p.NodePort] = true
-		}
-	}
-	if needsNodePorts(old) {
-		seen := map[int32]bool{}
-		for _, p := range old.Spec.Ports {
-			if p.NodePort != 0 && !keep[p.NodePort] && !seen[p.NodePort] {
-				seen[p.NodePort] = true
-				out.ports = append(out.ports, p.NodePort)
-			}
+	keep := heldPorts(svc)
+	for p := range heldPorts(old) {
+		if !keep[p] {
+			out.ports = append(out.ports, p)
 		}
 	}
 	return out
@@ -369,7 +443,8 @@ func released(svc, old *corev1.Service) allocation {
 // ClusterIP(s), per port and protocol the NodePort, and the health-check NodePort, while the new Service still
 // needs them (a type change lets them go).
 func keepAllocated(svc, old *corev1.Service) {
-	if svc.Spec.HealthCheckNodePort == 0 && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && old.Spec.Type == corev1.ServiceTypeLoadBalancer {
+	dropTypeDependentFields(svc, old)
+	if svc.Spec.HealthCheckNodePort == 0 && needsHealthCheck(svc) && needsHealthCheck(old) {
 		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
 	}
 	if needsClusterIP(old) && needsClusterIP(svc) {
@@ -386,7 +461,7 @@ func keepAllocated(svc, old *corev1.Service) {
 			svc.Spec.IPFamilyPolicy = old.Spec.IPFamilyPolicy
 		}
 	}
-	if needsNodePorts(old) && needsNodePorts(svc) {
+	if usesNodePorts(old) && usesNodePorts(svc) {
 		for i := range svc.Spec.Ports {
 			p := &svc.Spec.Ports[i]
 			if p.NodePort != 0 {
@@ -401,60 +476,112 @@ func keepAllocated(svc, old *corev1.Service) {
 	}
 }
 
+// dropTypeDependentFields clears, when the type changes, the fields the old type set and the new one cannot
+// have, if the update left them as they were (as upstream): NodePorts and the health-check port, the
+// externalTrafficPolicy of Services no longer reachable from outside, and the ClusterIPs of a Service turned
+// ExternalName.
+func dropTypeDependentFields(svc, old *corev1.Service) {
+	if svc.Spec.Type == old.Spec.Type {
+		return
+	}
+	if !usesNodePorts(svc) {
+		for i := range svc.Spec.Ports {
+			p := &svc.Spec.Ports[i]
+			for _, q := range old.Spec.Ports {
+				if q.Port == p.Port && q.Protocol == p.Protocol && q.NodePort == p.NodePort {
+					p.NodePort = 0
+				}
+			}
+		}
+	}
+	if !needsHealthCheck(svc) && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
+		svc.Spec.HealthCheckNodePort = 0
+	}
+	external := svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer ||
+		(svc.Spec.Type == corev1.ServiceTypeClusterIP && len(svc.Spec.ExternalIPs) > 0)
+	if !external && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer && svc.Spec.AllocateLoadBalancerNodePorts != nil &&
+		old.Spec.AllocateLoadBalancerNodePorts != nil && *svc.Spec.AllocateLoadBalancerNodePorts == *old.Spec.AllocateLoadBalancerNodePorts {
+		svc.Spec.AllocateLoadBalancerNodePorts = nil
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName && svc.Spec.ClusterIP == old.Spec.ClusterIP {
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.IPFamilies, svc.Spec.IPFamilyPolicy = "", nil, nil, nil
+	}
+}
+
 // RepairServiceAllocations reconciles allocations with Services after a crash: IPAddresses and NodePort keys
-// no Service holds are freed; addresses and ports Services hold without a record are recorded.
+// no Service holds are freed, once seen orphaned by two runs in a row (a create may have taken one and not yet
+// written its Service); addresses and ports Services hold without a record are recorded. The records are read
+// before the Services, so a record and its Service written in between are both seen.
 func (s *Server) RepairServiceAllocations(ctx context.Context) error {
 	a := s.svcAlloc
 	if a == nil {
 		return nil
 	}
-	svcs, err := s.Lister(corev1.SchemeGroupVersion.WithResource("services"))(ctx)
-	if err != nil {
-		return err
-	}
-	ipHolder := map[string]*corev1.Service{}
-	portHolder := map[string]string{}
-	for _, o := range svcs {
-		svc := o.(*corev1.Service)
-		if needsClusterIP(svc) && svc.Spec.ClusterIP != "" {
-			ipHolder[svc.Spec.ClusterIP] = svc
-			if a.inRange(net.ParseIP(svc.Spec.ClusterIP)) {
-				_ = a.claimIP(ctx, svc, svc.Spec.ClusterIP)
-			}
-		}
-		if needsNodePorts(svc) {
-			for _, p := range svc.Spec.Ports {
-				if p.NodePort != 0 {
-					portHolder[strconv.Itoa(int(p.NodePort))] = svcOwner(svc)
-					_, _ = a.claimNodePort(ctx, svc, p.NodePort)
-				}
-			}
-		}
-	}
 	ips, err := s.Lister(networkingv1.SchemeGroupVersion.WithResource("ipaddresses"))(ctx)
 	if err != nil {
 		return err
 	}
+	resp, err := a.etcd.Get(ctx, nodePortPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return err
+	}
+	svcs, err := s.Lister(corev1.SchemeGroupVersion.WithResource("services"))(ctx)
+	if err != nil {
+		return err
+	}
+	ipHolder := map[string]string{}
+	portHolder := map[string]string{}
+	for _, o := range svcs {
+		svc := o.(*corev1.Service)
+		if needsClusterIP(svc) && svc.Spec.ClusterIP != "" {
+			ipHolder[svc.Spec.ClusterIP] = svcOwner(svc)
+			if a.inRange(net.ParseIP(svc.Spec.ClusterIP)) {
+				_, _ = a.claimIP(ctx, svc, svc.Spec.ClusterIP)
+			}
+		}
+		for p := range heldPorts(svc) {
+			portHolder[strconv.Itoa(int(p))] = svcOwner(svc)
+			_, _, _ = a.claimNodePort(ctx, svc, p)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	suspects := map[string]bool{}
 	ipRes := s.resources[networkingv1.SchemeGroupVersion.WithResource("ipaddresses")]
 	for _, o := range ips {
 		ip := o.(*networkingv1.IPAddress)
 		if ip.Labels[labelManagedBy] != ipAddressManagedBy {
 			continue
 		}
-		holder := ipHolder[ip.Name]
-		if ref := ip.Spec.ParentRef; holder == nil || ref == nil || ref.Namespace != holder.Namespace || ref.Name != holder.Name {
-			_, _, _ = s.deleteObject(ctx, ipRes, "", ip.Name, &metav1.DeleteOptions{})
+		owner := ""
+		if ref := ip.Spec.ParentRef; ref != nil {
+			owner = ref.Namespace + "/" + ref.Name
 		}
-	}
-	resp, err := a.etcd.Get(ctx, nodePortPrefix, clientv3.WithPrefix())
-	if err != nil {
-		return err
+		if ipHolder[ip.Name] == owner {
+			continue
+		}
+		key := "ip/" + ip.Name + "/" + string(ip.UID)
+		if a.suspects[key] {
+			_, _, _ = s.deleteObject(ctx, ipRes, "", ip.Name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &ip.UID}})
+		} else {
+			suspects[key] = true
+		}
 	}
 	for _, kv := range resp.Kvs {
 		port := strings.TrimPrefix(string(kv.Key), nodePortPrefix)
-		if portHolder[port] != string(kv.Value) {
+		if portHolder[port] == string(kv.Value) {
+			continue
+		}
+		key := fmt.Sprintf("port/%s/%d", port, kv.ModRevision)
+		if a.suspects[key] {
 			_, _ = a.etcd.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		} else {
+			suspects[key] = true
 		}
 	}
+	a.suspects = suspects
 	return nil
 }

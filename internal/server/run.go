@@ -151,16 +151,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, client); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	// Allocations a crash left half-done are repaired at start and every 3 minutes, as upstream.
+	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
+	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
 	go func() {
-		for {
+		for i := 0; ; i++ {
 			if err := api.RepairServiceAllocations(runCtx); err != nil && runCtx.Err() == nil {
 				slog.Warn("service allocation repair", "err", err)
+			}
+			wait := 3 * time.Minute
+			if i == 0 {
+				wait = 30 * time.Second
 			}
 			select {
 			case <-runCtx.Done():
 				return
-			case <-time.After(3 * time.Minute):
+			case <-time.After(wait):
 			}
 		}
 	}()
@@ -494,6 +499,8 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 	}
 	if ones, bits := ipnet.Mask.Size(); bits-ones < 2 {
 		return nil, fmt.Errorf("--service-cidr %s is too small", cidr)
+	} else if bits-ones > 20 {
+		return nil, fmt.Errorf("--service-cidr %s is too large: at most 20 host bits (a /12 for IPv4), as upstream", cidr)
 	}
 	lo, hi, ok := strings.Cut(ports, "-")
 	minP, err1 := strconv.Atoi(lo)

@@ -42,7 +42,13 @@ func TestServiceAllocation(t *testing.T) {
 	if !cidr.Contains(ip) || len(web.Spec.ClusterIPs) != 1 || web.Spec.ClusterIPs[0] != web.Spec.ClusterIP || web.Spec.IPFamilies[0] != corev1.IPv4Protocol {
 		t.Fatalf("allocated %v (%v, %v)", web.Spec.ClusterIP, web.Spec.ClusterIPs, web.Spec.IPFamilies)
 	}
-	mustContain(t, kubectl(t, c, "get", "ipaddresses"), web.Spec.ClusterIP, "services", "web", "10.96.0.1")
+	for ip, owner := range map[string]string{web.Spec.ClusterIP: "web", "10.96.0.1": "kubernetes"} {
+		a, err := c.Client.NetworkingV1().IPAddresses().Get(ctx, ip, metav1.GetOptions{})
+		if err != nil || a.Spec.ParentRef == nil || a.Spec.ParentRef.Name != owner {
+			t.Fatalf("IPAddress %s: %v %+v", ip, err, a)
+		}
+	}
+	mustContain(t, kubectl(t, c, "get", "ipaddresses"), web.Spec.ClusterIP, "services")
 
 	// A requested address is honoured, a taken one and one outside the range are refused with the field.
 	kubectl(t, c, "create", "service", "clusterip", "fixed", "--tcp=80:80", "--clusterip=10.96.0.5")
@@ -73,16 +79,40 @@ func TestServiceAllocation(t *testing.T) {
 	if err != nil || updated.Spec.Ports[0].NodePort != taken || updated.Spec.ClusterIP == "" {
 		t.Fatalf("update without allocated fields: %v %+v", err, updated)
 	}
-	kubectl(t, c, "patch", "service", "np", "--type=json", "-p", `[{"op":"replace","path":"/spec/type","value":"ClusterIP"},{"op":"remove","path":"/spec/ports/0/nodePort"},{"op":"remove","path":"/spec/externalTrafficPolicy"}]`)
+	// A type change drops the fields the new type cannot have (the NodePort, externalTrafficPolicy) and frees
+	// the port.
+	kubectl(t, c, "patch", "service", "np", "-p", `{"spec":{"type":"ClusterIP"}}`)
 	kubectl(t, c, "create", "service", "nodeport", "np4", "--tcp=80:8080", fmt.Sprintf("--node-port=%d", taken))
+	// Creating the same Service again fails and does not free what the first one holds.
+	np4, _ := svcs.Get(ctx, "np4", metav1.GetOptions{})
+	np4.ResourceVersion, np4.UID = "", ""
+	if _, err := svcs.Create(ctx, np4, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create of np4: %v", err)
+	}
+	errOut = kubectlFails(t, c, "create", "service", "nodeport", "np5", "--tcp=80:8080", fmt.Sprintf("--node-port=%d", taken))
+	mustContain(t, errOut, "provided port is already allocated")
+	// A LoadBalancer with externalTrafficPolicy Local gets a health-check NodePort in range.
+	lb := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer,
+		ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal, Selector: map[string]string{"app": "lb"},
+		Ports: []corev1.ServicePort{{Port: 80}}}}
+	lbOut, err := svcs.Create(ctx, lb, metav1.CreateOptions{})
+	if err != nil || lbOut.Spec.HealthCheckNodePort < 30100 || lbOut.Spec.HealthCheckNodePort > 30199 || lbOut.Spec.Ports[0].NodePort == 0 {
+		t.Fatalf("LoadBalancer Local: %v %+v", err, lbOut)
+	}
 
 	// Headless and ExternalName Services take no address.
 	kubectl(t, c, "create", "service", "clusterip", "headless", "--clusterip=None")
 	kubectl(t, c, "create", "service", "externalname", "ext", "--external-name=example.com")
+	all, _ := c.Client.NetworkingV1().IPAddresses().List(ctx, metav1.ListOptions{})
 	for _, n := range []string{"headless", "ext"} {
 		s, _ := svcs.Get(ctx, n, metav1.GetOptions{})
 		if s.Spec.ClusterIP != "None" && s.Spec.ClusterIP != "" {
 			t.Fatalf("%s got %q", n, s.Spec.ClusterIP)
+		}
+		for _, a := range all.Items {
+			if a.Spec.ParentRef != nil && a.Spec.ParentRef.Name == n {
+				t.Fatalf("%s holds address %s", n, a.Name)
+			}
 		}
 	}
 
@@ -94,16 +124,21 @@ func TestServiceAllocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Restart(t)
-	eventually(t, 20*time.Second, func() error {
+	// Freed by the second repair run, 30 s after start (two runs must agree it is orphaned).
+	eventually(t, 60*time.Second, func() error {
 		if _, err := c.Client.NetworkingV1().IPAddresses().Get(ctx, "10.96.0.77", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("leaked address still there: %v", err)
 		}
 		return nil
 	})
-	// What Services hold survives the restart.
-	if _, err := c.Client.NetworkingV1().IPAddresses().Get(ctx, web.Spec.ClusterIP, metav1.GetOptions{}); err != nil {
-		t.Fatalf("web's address lost at restart: %v", err)
+	// What Services hold survives the restart (the kubernetes Service is created again at every start).
+	for _, ip := range []string{web.Spec.ClusterIP, "10.96.0.1"} {
+		if _, err := c.Client.NetworkingV1().IPAddresses().Get(ctx, ip, metav1.GetOptions{}); err != nil {
+			t.Fatalf("address %s lost at restart: %v", ip, err)
+		}
 	}
+	errOut = kubectlFails(t, c, "create", "service", "nodeport", "np6", "--tcp=80:8080", fmt.Sprintf("--node-port=%d", taken))
+	mustContain(t, errOut, "provided port is already allocated")
 	if out := kubectl(t, c, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"); strings.TrimSpace(out) != web.Spec.ClusterIP {
 		t.Fatalf("web's clusterIP changed: %s", out)
 	}

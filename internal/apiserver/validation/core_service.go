@@ -12,14 +12,6 @@ import (
 	netutils "k8s.io/utils/net"
 )
 
-// Default --service-node-port-range. Upstream checks the range in the
-// NodePort allocator; skiff checks it here so that an explicit nodePort gets
-// the same message without reaching an allocator.
-const (
-	nodePortMin = 30000
-	nodePortMax = 32767
-)
-
 const (
 	annotationTopologyMode              = "service.kubernetes.io/topology-mode"
 	annotationTopologyAwareHints        = "service.kubernetes.io/topology-aware-hints"
@@ -117,9 +109,9 @@ func validateService(s *corev1.Service) field.ErrorList {
 		if port.NodePort != 0 {
 			if spec.Type == corev1.ServiceTypeClusterIP {
 				errs = append(errs, field.Forbidden(pp.Child("nodePort"), "may not be used when `type` is 'ClusterIP'"))
-			} else if port.NodePort < nodePortMin || port.NodePort > nodePortMax {
-				errs = append(errs, field.Invalid(pp.Child("nodePort"), port.NodePort,
-					fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", nodePortMin, nodePortMax)))
+			} else {
+				// The configured range is the allocator's to check (--service-node-port-range).
+				errs = append(errs, msgs(validation.IsValidPortNum(int(port.NodePort)), port.NodePort, pp.Child("nodePort"))...)
 			}
 			key := fmt.Sprintf("%s/%d", port.Protocol, port.NodePort)
 			if nodePorts[key] {
