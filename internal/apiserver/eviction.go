@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // maxDisruptedPods bounds a PodDisruptionBudget's disruptedPods map, as upstream.
@@ -52,20 +53,18 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 	}
 	if !dryRun {
 		// As upstream, the pod is told why it goes (DisruptionTarget, which Job pod failure policies match),
-		// and the delete is pinned to that version: a pod that changed meanwhile is retried by the client.
-		rv, err := s.markEvicted(r.Context(), res, ri.Namespace, ri.Name)
+		// and the delete is pinned to that pod (its UID): the node agent may well write the pod's status in
+		// between, which must not fail an eviction the budget already paid for.
+		uid, err := s.markEvicted(r.Context(), res, ri.Namespace, ri.Name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if rv != "" && opts.Preconditions == nil {
-			opts.Preconditions = &metav1.Preconditions{ResourceVersion: &rv}
+		if uid != "" && opts.Preconditions == nil {
+			opts.Preconditions = &metav1.Preconditions{UID: &uid}
 		}
 	}
 	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts); err != nil {
-		if apierrors.IsConflict(err) {
-			err = apierrors.NewTooManyRequests("The pod changed while it was being evicted; retry.", 1)
-		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -185,15 +184,15 @@ func tooManyRequests(cause string) error {
 }
 
 // markEvicted sets the DisruptionTarget condition (reason EvictionByEvictionAPI) on a pod that has not
-// finished, and returns the pod's resourceVersion afterwards.
-func (s *Server) markEvicted(ctx context.Context, podRes *resource, ns, name string) (string, error) {
+// finished, and returns the pod's UID.
+func (s *Server) markEvicted(ctx context.Context, podRes *resource, ns, name string) (types.UID, error) {
 	obj, err := s.getObject(ctx, podRes, ns, name, "")
 	if err != nil {
 		return "", err
 	}
 	pod := obj.(*corev1.Pod)
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.DeletionTimestamp != nil {
-		return "", nil
+		return pod.UID, nil
 	}
 	out, err := s.updateObject(ctx, podRes, ns, name, "status", writeOptions{manager: "skiff-eviction", untracked: true}, func(cur runtime.Object) (runtime.Object, error) {
 		p := cur.(*corev1.Pod).DeepCopy()
@@ -204,5 +203,5 @@ func (s *Server) markEvicted(ctx context.Context, podRes *resource, ns, name str
 	if err != nil {
 		return "", err
 	}
-	return out.(*corev1.Pod).ResourceVersion, nil
+	return out.(*corev1.Pod).UID, nil
 }
