@@ -61,6 +61,8 @@ type Config struct {
 	MaxPods         int
 	RuntimeEndpoint string
 	PodCIDR         string
+	// DisableProxy turns off the service proxy (the skiff-proxy nftables table) that runs with the agent.
+	DisableProxy bool
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -39,6 +40,7 @@ import (
 	"skiff/internal/kubelet/node"
 	kubeletserver "skiff/internal/kubelet/server"
 	"skiff/internal/pki"
+	"skiff/internal/proxy"
 	"skiff/internal/scheduler"
 	schedconfig "skiff/internal/scheduler/config"
 	"skiff/internal/storage"
@@ -256,6 +258,11 @@ func Run(ctx context.Context, cfg Config) error {
 		case err := <-agentReady:
 			if err != nil {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
+			}
+			if !cfg.DisableProxy {
+				if err := startProxy(runCtx, cfg, loopback); err != nil {
+					return err
+				}
 			}
 		case <-ctx.Done():
 			return shutdown(srv)
@@ -509,4 +516,18 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 		return nil, fmt.Errorf("--service-node-port-range %q: want MIN-MAX within 1-65535", ports)
 	}
 	return &apiserver.ServiceRanges{CIDR: ipnet, NodePortMin: minP, NodePortMax: maxP}, nil
+}
+
+// startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table.
+func startProxy(ctx context.Context, cfg Config, loopback *rest.Config) error {
+	podCIDR, err := netip.ParsePrefix(cfg.PodCIDR)
+	if err != nil {
+		return fmt.Errorf("--pod-cidr: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-proxy", 50))
+	if err != nil {
+		return err
+	}
+	go proxy.New(client, proxy.Config{PodCIDR: podCIDR}).Run(ctx)
+	return nil
 }

@@ -148,6 +148,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 			killShims(filepath.Join(dir, "agent", "containerd", "containerd.sock"))
 			unmountUnder(dir)
 			_ = exec.Command("ip", "link", "del", "skiff0").Run()
+			// The service proxy leaves its table on exit (as upstream, for restarts): remove it here.
+			_ = exec.Command("nft", "delete", "table", "ip", "skiff-proxy").Run()
 			_ = agentLock.Close() // releases the lock
 		}
 		if t.Failed() {

@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff/test/e2e/framework"
+)
+
+// TestServiceProxy sends real traffic through the service proxy's nftables table: a ClusterIP Service in
+// front of 3 test servers spreads a busybox pod's requests over all of them, a backend whose readiness
+// fails stops getting traffic, the NodePort answers from the host on the node's IP, a pod reaches itself
+// through its own Service (hairpin), and a Service without endpoints refuses at once.
+func TestServiceProxy(t *testing.T) {
+	framework.NeedRoot(t)
+	imgDir := framework.TestImages(t)
+	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
+		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")}})
+	ctx := context.Background()
+	kubectlIn(t, c, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: skiff.local/testserver:1
+        imagePullPolicy: Never
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /healthz, port: http}
+          periodSeconds: 1
+          failureThreshold: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: nobody
+spec:
+  selector: {app: nobody}
+  ports:
+  - {port: 80}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: self
+  labels: {app: self}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sh", "-c", "mkdir /www && hostname > /www/hostname && httpd -p 8080 -h /www && exec sleep 3600"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: self
+spec:
+  selector: {app: self}
+  ports:
+  - {port: 80, targetPort: 8080}
+`, "apply", "-f", "-")
+
+	web, err := c.Client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIP, nodePort := web.Spec.ClusterIP, web.Spec.Ports[0].NodePort
+
+	// ready returns the web pods' names and IPs that the EndpointSlice calls ready.
+	ready := func() (map[string]string, error) {
+		l, err := c.Client.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=web"})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, es := range l.Items {
+			for _, ep := range es.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					out[ep.TargetRef.Name] = ep.Addresses[0]
+				}
+			}
+		}
+		return out, nil
+	}
+	var backends map[string]string
+	eventually(t, 120*time.Second, func() (err error) {
+		if backends, err = ready(); err == nil && len(backends) != 3 {
+			err = fmt.Errorf("%d ready endpoints", len(backends))
+		}
+		return err
+	})
+	waitRunning := func(name string) {
+		eventually(t, 60*time.Second, func() error {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.Status.Phase != corev1.PodRunning {
+				return fmt.Errorf("%s is %s", name, p.Status.Phase)
+			}
+			return nil
+		})
+	}
+	kubectl(t, c, "run", "client", "--image=docker.io/library/busybox:1.36", "--image-pull-policy=Never", "--restart=Never", "--", "sleep", "3600")
+	waitRunning("client")
+	waitRunning("self")
+
+	// hits asks n times from the client pod and counts the answers by backend name.
+	hits := func(n int) map[string]int {
+		t.Helper()
+		script := fmt.Sprintf("for i in $(seq %d); do timeout 5 wget -qO- http://%s/hostname; echo; done", n, clusterIP)
+		out := kubectl(t, c, "exec", "client", "--", "sh", "-c", script)
+		got := map[string]int{}
+		for _, l := range strings.Fields(out) {
+			got[l]++
+		}
+		return got
+	}
+
+	t.Run("ClusterIPReachesAllReadyBackends", func(t *testing.T) {
+		eventually(t, 30*time.Second, func() error {
+			got := hits(60)
+			for name := range backends {
+				if got[name] == 0 {
+					return fmt.Errorf("no answer from %s: %v", name, got)
+				}
+			}
+			if len(got) != 3 {
+				return fmt.Errorf("answers %v, want the 3 backends %v", got, backends)
+			}
+			return nil
+		})
+	})
+
+	t.Run("NotReadyBackendLeavesRotation", func(t *testing.T) {
+		var victim, victimIP string
+		for victim, victimIP = range backends {
+			break
+		}
+		post := func(path string) {
+			t.Helper()
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+victimIP+":8080"+path, "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		post("/healthz/fail")
+		eventually(t, 60*time.Second, func() error {
+			r, err := ready()
+			if err == nil && (len(r) != 2 || r[victim] != "") {
+				err = fmt.Errorf("ready endpoints %v", r)
+			}
+			return err
+		})
+		eventually(t, 20*time.Second, func() error {
+			got := hits(30)
+			if got[victim] != 0 || len(got) != 2 {
+				return fmt.Errorf("answers %v with %s not ready", got, victim)
+			}
+			return nil
+		})
+		post("/healthz/ok")
+		eventually(t, 60*time.Second, func() error {
+			if got := hits(40); len(got) != 3 {
+				return fmt.Errorf("answers %v after %s recovered", got, victim)
+			}
+			return nil
+		})
+	})
+
+	t.Run("NodePortFromHost", func(t *testing.T) {
+		node, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodeIP string
+		for _, a := range node.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				nodeIP = a.Address
+			}
+		}
+		url := "http://" + net.JoinHostPort(nodeIP, strconv.Itoa(int(nodePort))) + "/hostname"
+		eventually(t, 20*time.Second, func() error {
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if _, ok := backends[string(body)]; !ok {
+				return fmt.Errorf("%s answered %q", url, body)
+			}
+			return nil
+		})
+	})
+
+	t.Run("ClusterIPFromHost", func(t *testing.T) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + clusterIP + "/hostname")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	t.Run("PodReachesItselfThroughItsService", func(t *testing.T) {
+		self, err := c.Client.CoreV1().Services("default").Get(ctx, "self", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, func() error {
+			out, stderr, err := c.Kubectl(ctx, "", "exec", "self", "--", "timeout", "5", "wget", "-qO-", "http://"+self.Spec.ClusterIP+"/hostname")
+			if err != nil || strings.TrimSpace(out) != "self" {
+				return fmt.Errorf("hairpin: %q %s %v", out, stderr, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("NoEndpointsRejects", func(t *testing.T) {
+		nobody, err := c.Client.CoreV1().Services("default").Get(ctx, "nobody", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		out, _, err := c.Kubectl(ctx, "", "exec", "client", "--", "sh", "-c", "timeout 5 wget -qO- http://"+nobody.Spec.ClusterIP+"/; echo rc=$?")
+		if err != nil || !strings.Contains(out, "rc=1") || time.Since(start) > 4*time.Second {
+			t.Fatalf("want a fast refusal, got %q after %s (%v)", out, time.Since(start), err)
+		}
+	})
+
+	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), clusterIP) {
+		t.Fatalf("table ip skiff-proxy: %v\n%s", err, out)
+	}
+}
