@@ -215,6 +215,11 @@ spec:
 				nodeIP = a.Address
 			}
 		}
+		// The e2e node says its IP is 127.0.0.1, and NodePorts do not answer on loopback (as upstream's
+		// nftables mode): use another of the host's addresses, which the proxy treats alike.
+		if ip := net.ParseIP(nodeIP); ip == nil || ip.IsLoopback() {
+			nodeIP = hostIPv4(t)
+		}
 		url := "http://" + net.JoinHostPort(nodeIP, strconv.Itoa(int(nodePort))) + "/hostname"
 		eventually(t, 20*time.Second, func() error {
 			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
@@ -268,4 +273,20 @@ spec:
 	if err != nil || !strings.Contains(string(out), clusterIP) {
 		t.Fatalf("table ip skiff-proxy: %v\n%s", err, out)
 	}
+}
+
+// hostIPv4 returns one of the host's non-loopback IPv4 addresses.
+func hostIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address")
+	return ""
 }
