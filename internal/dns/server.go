@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -158,6 +159,35 @@ func (s *Server) Listen(addr string) error {
 	s.udpAddr, s.tcpAddr = pc.LocalAddr(), ln.Addr()
 	s.fwd.avoid(s.udpAddr.(*net.UDPAddr))
 	s.servers = []*mdns.Server{{PacketConn: pc, Handler: s, UDPSize: 65535}, {Listener: ln, Handler: s}}
+	return nil
+}
+
+// ListenPods also answers on addr (UDP and TCP), an address that may not exist yet: the pods' gateway on
+// the node bridge, which appears with the first pod (IP_FREEBIND binds before it does). Pods reach the
+// cluster DNS Service IP there, through the service proxy. Call after Listen, before Serve.
+func (s *Server) ListenPods(addr string) error {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", addr)
+	if err != nil {
+		return fmt.Errorf("cluster DNS: listen udp %s: %w", addr, err)
+	}
+	ln, err := lc.Listen(context.Background(), "tcp4", addr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("cluster DNS: listen tcp %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fwd.avoid(pc.LocalAddr().(*net.UDPAddr))
+	s.servers = append(s.servers, &mdns.Server{PacketConn: pc, Handler: s, UDPSize: 65535}, &mdns.Server{Listener: ln, Handler: s})
 	return nil
 }
 

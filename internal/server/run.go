@@ -188,7 +188,8 @@ func Run(ctx context.Context, cfg Config) error {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
-	if err := startDNS(runCtx, cfg, loopback); err != nil {
+	dnsForPods, err := startDNS(runCtx, cfg, loopback)
+	if err != nil {
 		return err
 	}
 	schedDone := make(chan struct{})
@@ -264,6 +265,12 @@ func Run(ctx context.Context, cfg Config) error {
 					return err
 				}
 			}
+			if dnsForPods {
+				addr, _ := dnsPodsAddress(cfg) // checked by startDNS
+				if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, hostName); err != nil {
+					slog.Warn("the kube-dns Service: pods will not reach the cluster DNS", "err", err)
+				}
+			}
 		case <-ctx.Done():
 			return shutdown(srv)
 		}
@@ -294,28 +301,43 @@ func Run(ctx context.Context, cfg Config) error {
 // startDNS runs the cluster DNS server (informers on Services and EndpointSlices) on --dns-listen. It runs
 // with the control plane, agent or not; the pod-facing address (the --cluster-dns Service IP) needs the service
 // proxy. A default address that is taken only warns, so several servers can share a machine.
-func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) error {
+func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (podsServed bool, err error) {
 	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
-		return fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
+		return false, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
 	}
 	if cfg.DNSListen == "" {
-		return nil
+		return false, nil
 	}
 	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-dns", 50))
 	if err != nil {
-		return err
+		return false, err
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	srv, err := clusterdns.New(factory, clusterdns.Config{Zone: cfg.ClusterDomain, ResolvConf: cfg.DNSUpstreamResolvConf})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := srv.Listen(cfg.DNSListen); err != nil {
 		if cfg.DNSListenExplicit {
-			return err
+			return false, err
 		}
 		slog.Warn("cluster DNS not started (set --dns-listen)", "err", err)
-		return nil
+		return false, nil
+	}
+	if servesPods(cfg) {
+		addr, err := dnsPodsAddress(cfg)
+		if err != nil {
+			return false, err
+		}
+		if err := srv.ListenPods(addr); err != nil {
+			if cfg.DNSListenExplicit {
+				return false, err
+			}
+			slog.Warn("cluster DNS not reachable from pods", "err", err)
+			podsServed = false
+		} else {
+			podsServed = true
+		}
 	}
 	factory.Start(ctx.Done())
 	go func() {
@@ -323,7 +345,7 @@ func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) error {
 			slog.Error("cluster DNS stopped", "err", err)
 		}
 	}()
-	return nil
+	return podsServed, nil
 }
 
 func clusterDNS(cfg Config) []string {
@@ -530,4 +552,10 @@ func startProxy(ctx context.Context, cfg Config, loopback *rest.Config) error {
 	}
 	go proxy.New(client, proxy.Config{PodCIDR: podCIDR}).Run(ctx)
 	return nil
+}
+
+// servesPods says whether pods reach this node's cluster DNS through the kube-dns Service: it needs the
+// DNS server, the agent with its pod network, the proxy and a --cluster-dns address.
+func servesPods(cfg Config) bool {
+	return cfg.ClusterDNS != "" && cfg.DNSListen != "" && !cfg.DisableAgent && !cfg.DisableProxy
 }

@@ -23,12 +23,17 @@ import (
 // TestServiceProxy sends real traffic through the service proxy's nftables table: a ClusterIP Service in
 // front of 3 test servers spreads a busybox pod's requests over all of them, a backend whose readiness
 // fails stops getting traffic, the NodePort answers from the host on the node's IP, a pod reaches itself
-// through its own Service (hairpin), and a Service without endpoints refuses at once.
+// through its own Service (hairpin), a Service without endpoints refuses at once, and pods resolve names
+// with the cluster DNS at the kube-dns Service IP.
 func TestServiceProxy(t *testing.T) {
 	framework.NeedRoot(t)
 	imgDir := framework.TestImages(t)
+	// The cluster DNS on its own port (the default one may be another test server's), reached by pods at
+	// the kube-dns Service IP through the proxy.
+	dnsListen := "127.0.0.1:" + strconv.Itoa(framework.FreePort(t))
 	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
-		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")}})
+		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")},
+		ExtraArgs: []string{"--cluster-dns", "10.43.0.10", "--dns-listen", dnsListen}})
 	ctx := context.Background()
 	kubectlIn(t, c, `apiVersion: apps/v1
 kind: Deployment
@@ -267,6 +272,20 @@ spec:
 		if err != nil || !strings.Contains(out, "rc=1") || time.Since(start) > 4*time.Second {
 			t.Fatalf("want a fast refusal, got %q after %s (%v)", out, time.Since(start), err)
 		}
+	})
+
+	t.Run("ClusterDNSFromPods", func(t *testing.T) {
+		dns, err := c.Client.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+		if err != nil || dns.Spec.ClusterIP != "10.43.0.10" {
+			t.Fatalf("kube-dns Service: %v %v", dns, err)
+		}
+		eventually(t, 30*time.Second, func() error {
+			out, stderr, err := c.Kubectl(ctx, "", "exec", "client", "--", "nslookup", "web.default.svc.cluster.local")
+			if err != nil || !strings.Contains(out, clusterIP) || !strings.Contains(out, "10.43.0.10") {
+				return fmt.Errorf("nslookup: %q %s %v", out, stderr, err)
+			}
+			return nil
+		})
 	})
 
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
