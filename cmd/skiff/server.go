@@ -35,6 +35,7 @@ func serverCommand() *cobra.Command {
 			defer stop()
 			cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = &notReadySeconds, &unreachableSeconds
 			cfg.DNSListenExplicit = cmd.Flags().Changed("dns-listen")
+			cfg.ClusterDNSExplicit = cmd.Flags().Changed("cluster-dns")
 			return server.Run(ctx, cfg)
 		},
 	}
@@ -60,7 +61,7 @@ func serverCommand() *cobra.Command {
 	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
 	// Off by default until the service proxy routes the DNS Service IP (issue E): a nameserver pods cannot
 	// reach would break every lookup in them.
-	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "the cluster DNS Service IP, the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf; upstream's usual value is 10.43.0.10 once the service proxy routes it)")
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "10.43.0.10", "the cluster DNS Service IP (the kube-system/kube-dns Service, routed by the service proxy to this node's DNS server), the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.StringVar(&cfg.DNSListen, "dns-listen", "127.0.0.1:10053", "address the cluster DNS server answers on, UDP and TCP (\"\": no DNS server)")
 	f.StringVar(&cfg.DNSUpstreamResolvConf, "dns-upstream-resolv-conf", "/etc/resolv.conf", "resolv.conf whose nameservers (ip, or ip:port) answer names outside the cluster domain")

@@ -48,6 +48,7 @@ type Config struct {
 	// address was asked for, so failing to bind it stops the server (the default only warns).
 	// DNSUpstreamResolvConf names the upstream resolvers (default /etc/resolv.conf).
 	ClusterDNS            string
+	ClusterDNSExplicit    bool
 	ClusterDomain         string
 	DNSListen             string
 	DNSListenExplicit     bool

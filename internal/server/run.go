@@ -250,11 +250,23 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
+		if dnsForPods {
+			addr, _ := dnsPodsAddress(cfg) // checked by startDNS
+			if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, hostName); err != nil {
+				slog.Warn("the kube-dns Service: pods will not reach the cluster DNS", "err", err)
+				dnsForPods = false
+			}
+		}
+		podDNS := clusterDNS(cfg)
+		if !dnsForPods && !cfg.ClusterDNSExplicit {
+			// The default --cluster-dns only helps when this node serves it: otherwise pods keep the host's.
+			podDNS = nil
+		}
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
-			Reserved: reserved, EvictionHard: eviction, ClusterDNS: clusterDNS(cfg), ClusterDomain: cfg.ClusterDomain}, agentReady)
+			Reserved: reserved, EvictionHard: eviction, ClusterDNS: podDNS, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
@@ -263,12 +275,6 @@ func Run(ctx context.Context, cfg Config) error {
 			if !cfg.DisableProxy {
 				if err := startProxy(runCtx, cfg, loopback); err != nil {
 					return err
-				}
-			}
-			if dnsForPods {
-				addr, _ := dnsPodsAddress(cfg) // checked by startDNS
-				if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, hostName); err != nil {
-					slog.Warn("the kube-dns Service: pods will not reach the cluster DNS", "err", err)
 				}
 			}
 		case <-ctx.Done():

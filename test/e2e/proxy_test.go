@@ -33,7 +33,7 @@ func TestServiceProxy(t *testing.T) {
 	dnsListen := "127.0.0.1:" + strconv.Itoa(framework.FreePort(t))
 	c := framework.Start(t, framework.Options{Agent: true, Images: []string{
 		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")},
-		ExtraArgs: []string{"--cluster-dns", "10.43.0.10", "--dns-listen", dnsListen}})
+		ExtraArgs: []string{"--dns-listen", dnsListen}}) // --cluster-dns defaults to 10.43.0.10
 	ctx := context.Background()
 	kubectlIn(t, c, `apiVersion: apps/v1
 kind: Deployment
