@@ -25,7 +25,9 @@
 // Endpoint choice: endpoints with ready (unset counts as ready) are used; when none is ready, serving and
 // terminating ones are; else the Service has no endpoints and its traffic is rejected. sessionAffinity
 // ClientIP keeps a client on one endpoint for timeoutSeconds with a per-endpoint dynamic set of sources.
-// Left out: externalTrafficPolicy/internalTrafficPolicy Local (all endpoints are used), NodePorts on
+// externalTrafficPolicy Local: ext-<hash> sends sources outside the pod network to this node's endpoints only,
+// without masquerade (drop when there is none), and pods to the whole Service, as upstream.
+// Left out: internalTrafficPolicy Local, the health check node port, affinity on the Local path, NodePorts on
 // loopback addresses (would need route_localnet), LoadBalancer ingress IPs, externalIPs, IPv6, SCTP,
 // topology hints.
 package proxy

@@ -21,12 +21,16 @@ type Service struct {
 	// AffinitySeconds > 0 is sessionAffinity ClientIP with that timeout.
 	AffinitySeconds int32
 	Endpoints       []netip.AddrPort // sorted, unique
+	// ExternalLocal is externalTrafficPolicy Local: NodePort traffic from outside the pod network goes only
+	// to LocalEndpoints (the Endpoints on this node), unmasqueraded, and is dropped when there is none.
+	ExternalLocal  bool
+	LocalEndpoints []netip.AddrPort
 }
 
 // Build turns Services and their EndpointSlices (grouped by namespace/service name) into the proxy's
 // Services, sorted by Name. Services without an IPv4 ClusterIP (headless, ExternalName, IPv6) and
 // protocols other than TCP and UDP are skipped.
-func Build(services []*corev1.Service, slices map[string][]*discoveryv1.EndpointSlice) []Service {
+func Build(nodeName string, services []*corev1.Service, slices map[string][]*discoveryv1.EndpointSlice) []Service {
 	var out []Service
 	for _, svc := range services {
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
@@ -56,10 +60,14 @@ func Build(services []*corev1.Service, slices map[string][]*discoveryv1.Endpoint
 			if portName == "" {
 				portName = strconv.Itoa(int(p.Port))
 			}
+			eps, local := endpointsFor(slices[key], p.Name, proto, nodeName)
 			s := Service{Name: key + ":" + portName, ClusterIP: ip, Protocol: proto, Port: p.Port, AffinitySeconds: affinity,
-				Endpoints: endpointsFor(slices[key], p.Name, proto)}
+				Endpoints: eps}
 			if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 				s.NodePort = p.NodePort
+				if s.NodePort != 0 && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
+					s.ExternalLocal, s.LocalEndpoints = true, local
+				}
 			}
 			out = append(out, s)
 		}
@@ -69,9 +77,11 @@ func Build(services []*corev1.Service, slices map[string][]*discoveryv1.Endpoint
 }
 
 // endpointsFor picks a Service port's endpoints from its slices, as upstream: the ready ones; when there
-// is none, the serving and terminating ones (so connections drain to pods still able to answer).
-func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto corev1.Protocol) []netip.AddrPort {
+// is none, the serving and terminating ones (so connections drain to pods still able to answer). local is
+// the subset on nodeName.
+func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto corev1.Protocol, nodeName string) (all, local []netip.AddrPort) {
 	ready, fallback := map[netip.AddrPort]bool{}, map[netip.AddrPort]bool{}
+	onNode := map[netip.AddrPort]bool{}
 	for _, es := range slices {
 		if es.AddressType != discoveryv1.AddressTypeIPv4 {
 			continue
@@ -104,6 +114,9 @@ func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto co
 					continue
 				}
 				ap := netip.AddrPortFrom(ip, uint16(port))
+				if ep.NodeName != nil && *ep.NodeName == nodeName {
+					onNode[ap] = true
+				}
 				switch {
 				case isReady:
 					ready[ap] = true
@@ -117,10 +130,17 @@ func endpointsFor(slices []*discoveryv1.EndpointSlice, portName string, proto co
 	if len(chosen) == 0 {
 		chosen = fallback
 	}
-	out := make([]netip.AddrPort, 0, len(chosen))
 	for ap := range chosen {
-		out = append(out, ap)
+		all = append(all, ap)
+		if onNode[ap] {
+			local = append(local, ap)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Compare(out[j]) < 0 })
-	return out
+	sortAddrPorts(all)
+	sortAddrPorts(local)
+	return all, local
+}
+
+func sortAddrPorts(s []netip.AddrPort) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Compare(s[j]) < 0 })
 }

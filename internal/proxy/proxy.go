@@ -21,6 +21,8 @@ import (
 
 // Config configures a Proxy.
 type Config struct {
+	// NodeName is this node's name: externalTrafficPolicy Local picks the endpoints on it.
+	NodeName string
 	// PodCIDR is the pods' network (see RenderConfig).
 	PodCIDR netip.Prefix
 	// MinSyncInterval is the least time between two syncs (default 150 ms): bursts of changes share one.
@@ -117,7 +119,7 @@ func (p *Proxy) sync(ctx context.Context, force bool) error {
 			bySvc[es.Namespace+"/"+name] = append(bySvc[es.Namespace+"/"+name], es)
 		}
 	}
-	built := Build(svcs, bySvc)
+	built := Build(p.cfg.NodeName, svcs, bySvc)
 	script := Render(RenderConfig{PodCIDR: p.cfg.PodCIDR}, built)
 	if script == p.last && !force {
 		return nil

@@ -97,8 +97,26 @@ func Render(cfg RenderConfig, services []Service) string {
 func renderService(w func(string, ...any), cfg RenderConfig, s Service) {
 	id := chainID(s.Name, string(s.Protocol))
 	proto := strings.ToLower(string(s.Protocol))
-	if s.NodePort != 0 {
-		// External traffic policy Cluster: always masquerade, so the reply comes back through this node.
+	switch {
+	case s.NodePort != 0 && s.ExternalLocal:
+		// externalTrafficPolicy Local: keep the client's address, so only this node's endpoints will do.
+		// Pods (and so hairpin) still get the whole Service, as upstream.
+		w("\tchain ext-%s {", id)
+		if cfg.PodCIDR.IsValid() {
+			w("\t\tip saddr %s goto svc-%s", cfg.PodCIDR.Masked(), id)
+		}
+		if len(s.LocalEndpoints) == 0 {
+			w("\t\tdrop")
+		} else {
+			arms := make([]string, len(s.LocalEndpoints))
+			for i, ep := range s.LocalEndpoints {
+				arms[i] = fmt.Sprintf("%d : goto sep-%s", i, chainID(s.Name, string(s.Protocol), ep.String()))
+			}
+			w("\t\tnumgen random mod %d vmap { %s }", len(arms), strings.Join(arms, ", "))
+		}
+		w("\t}")
+	case s.NodePort != 0:
+		// externalTrafficPolicy Cluster: always masquerade, so the reply comes back through this node.
 		w("\tchain ext-%s {\n\t\tjump mark-for-masquerade\n\t\tgoto svc-%s\n\t}", id, id)
 	}
 	w("\tchain svc-%s {", id)

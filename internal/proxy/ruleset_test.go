@@ -44,7 +44,7 @@ func TestBuildEndpointChoice(t *testing.T) {
 		{"none", map[string]epState{"10.42.0.3": {false, false, false}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Build([]*corev1.Service{web}, map[string][]*discoveryv1.EndpointSlice{"default/web": {slice("http", corev1.ProtocolTCP, 8080, tc.eps)}})
+			got := Build("n1", []*corev1.Service{web}, map[string][]*discoveryv1.EndpointSlice{"default/web": {slice("http", corev1.ProtocolTCP, 8080, tc.eps)}})
 			if len(got) != 2 || got[0].Name != "default/web:dns" || got[1].Name != "default/web:http" {
 				t.Fatalf("services %+v", got)
 			}
@@ -68,14 +68,37 @@ func TestBuildSkips(t *testing.T) {
 	sctp := svc("sctp", "10.43.0.7", corev1.ServiceTypeClusterIP, corev1.ServicePort{Port: 80, Protocol: corev1.ProtocolSCTP})
 	aff := svc("aff", "10.43.0.8", corev1.ServiceTypeClusterIP, corev1.ServicePort{Port: 80})
 	aff.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
-	got := Build([]*corev1.Service{headless, ext, sctp, aff}, nil)
+	got := Build("n1", []*corev1.Service{headless, ext, sctp, aff}, nil)
 	if len(got) != 1 || got[0].Name != "default/aff:80" || got[0].AffinitySeconds != 10800 || got[0].Protocol != corev1.ProtocolTCP {
+		t.Fatalf("%+v", got)
+	}
+}
+
+func TestBuildExternalLocal(t *testing.T) {
+	web := svc("web", "10.43.0.5", corev1.ServiceTypeNodePort, corev1.ServicePort{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: 30080})
+	web.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	es := slice("http", corev1.ProtocolTCP, 8080, map[string]epState{"10.42.0.2": {true, true, false}, "10.42.0.3": {true, true, false}})
+	for i := range es.Endpoints {
+		if es.Endpoints[i].Addresses[0] == "10.42.0.2" {
+			es.Endpoints[i].NodeName = ptr.To("n1")
+		} else {
+			es.Endpoints[i].NodeName = ptr.To("n2")
+		}
+	}
+	got := Build("n1", []*corev1.Service{web}, map[string][]*discoveryv1.EndpointSlice{"default/web": {es}})
+	if len(got) != 1 || !got[0].ExternalLocal || len(got[0].Endpoints) != 2 || len(got[0].LocalEndpoints) != 1 ||
+		got[0].LocalEndpoints[0].String() != "10.42.0.2:8080" {
 		t.Fatalf("%+v", got)
 	}
 }
 
 func testServices() []Service {
 	return []Service{
+		{Name: "default/local:80", ClusterIP: netip.MustParseAddr("10.43.0.8"), Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30081, ExternalLocal: true,
+			Endpoints:      []netip.AddrPort{netip.MustParseAddrPort("10.42.0.5:80"), netip.MustParseAddrPort("10.42.1.5:80")},
+			LocalEndpoints: []netip.AddrPort{netip.MustParseAddrPort("10.42.0.5:80")}},
+		{Name: "default/local-none:80", ClusterIP: netip.MustParseAddr("10.43.0.9"), Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30082, ExternalLocal: true,
+			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.42.1.6:80")}},
 		{Name: "default/web:http", ClusterIP: netip.MustParseAddr("10.43.0.5"), Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080,
 			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.42.0.2:8080"), netip.MustParseAddrPort("10.42.0.3:8080")}},
 		{Name: "default/empty:53", ClusterIP: netip.MustParseAddr("10.43.0.6"), Protocol: corev1.ProtocolUDP, Port: 53, NodePort: 30053},
@@ -102,6 +125,9 @@ func TestRender(t *testing.T) {
 		"ip saddr @aff-" + sticky + " goto sep-" + sticky,
 		"update @aff-" + sticky + " { ip saddr }",
 		"timeout 60s",
+		"ip saddr 10.42.0.0/24 goto svc-" + chainID("default/local:80", "TCP"),
+		"numgen random mod 1 vmap { 0 : goto sep-" + chainID("default/local:80", "TCP", "10.42.0.5:80") + " }",
+		"chain ext-" + chainID("default/local-none:80", "TCP") + " {\n\t\tip saddr 10.42.0.0/24 goto svc-" + chainID("default/local-none:80", "TCP") + "\n\t\tdrop",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)

@@ -273,7 +273,7 @@ func Run(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
 			}
 			if !cfg.DisableProxy {
-				if err := startProxy(runCtx, cfg, loopback); err != nil {
+				if err := startProxy(runCtx, cfg, loopback, hostName); err != nil {
 					return err
 				}
 			}
@@ -547,7 +547,7 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 }
 
 // startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table.
-func startProxy(ctx context.Context, cfg Config, loopback *rest.Config) error {
+func startProxy(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string) error {
 	podCIDR, err := netip.ParsePrefix(cfg.PodCIDR)
 	if err != nil {
 		return fmt.Errorf("--pod-cidr: %w", err)
@@ -556,7 +556,7 @@ func startProxy(ctx context.Context, cfg Config, loopback *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	go proxy.New(client, proxy.Config{PodCIDR: podCIDR}).Run(ctx)
+	go proxy.New(client, proxy.Config{NodeName: nodeName, PodCIDR: podCIDR}).Run(ctx)
 	return nil
 }
 

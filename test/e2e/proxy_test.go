@@ -288,6 +288,27 @@ spec:
 		})
 	})
 
+	t.Run("NodePortExternalTrafficPolicyLocal", func(t *testing.T) {
+		kubectl(t, c, "patch", "service", "web", "-p", `{"spec":{"externalTrafficPolicy":"Local"}}`)
+		url := "http://" + net.JoinHostPort(hostIPv4(t), strconv.Itoa(int(nodePort))) + "/hostname"
+		// All backends run on this node: still answered, and the rule set now has the local-only path.
+		eventually(t, 20*time.Second, func() error {
+			out, _ := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
+			if !strings.Contains(string(out), "ip saddr 10.42.0.0/24 goto svc-") {
+				return fmt.Errorf("no Local NodePort chain in\n%s", out)
+			}
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if body, _ := io.ReadAll(resp.Body); backends[string(body)] == "" {
+				return fmt.Errorf("%s answered %q", url, body)
+			}
+			return nil
+		})
+	})
+
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), clusterIP) {
 		t.Fatalf("table ip skiff-proxy: %v\n%s", err, out)
