@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -31,6 +32,8 @@ type Config struct {
 	ResyncInterval time.Duration
 	// Apply runs an nft script (default: `nft -f -`). Tests inject their own.
 	Apply func(ctx context.Context, script string) error
+	// Flush deletes stale UDP conntrack entries after a sync (default: FlushConntrack).
+	Flush func(ctx context.Context, f Flush) error
 }
 
 // Proxy keeps the skiff-proxy table in line with the API.
@@ -41,6 +44,8 @@ type Proxy struct {
 	slices   discoverylisters.EndpointSliceLister
 	dirty    chan struct{}
 	last     string
+	prev     []Service // what the table holds now
+	warned   bool      // about a missing conntrack tool
 }
 
 // New builds a Proxy on its own informers over client.
@@ -53,6 +58,9 @@ func New(client kubernetes.Interface, cfg Config) *Proxy {
 	}
 	if cfg.Apply == nil {
 		cfg.Apply = NFT
+	}
+	if cfg.Flush == nil {
+		cfg.Flush = FlushConntrack
 	}
 	f := informers.NewSharedInformerFactory(client, 0)
 	p := &Proxy{cfg: cfg, factory: f, services: f.Core().V1().Services().Lister(),
@@ -129,6 +137,18 @@ func (p *Proxy) sync(ctx context.Context, force bool) error {
 		return err
 	}
 	p.last = script
+	// Only once the new rules are in: a flushed flow's next datagram must meet them, not the old ones.
+	for _, f := range StaleUDP(p.prev, built) {
+		if err := p.cfg.Flush(ctx, f); err != nil {
+			if errors.Is(err, ErrNoConntrackTool) && !p.warned {
+				slog.Warn("service proxy: no conntrack tool, stale UDP flows to removed endpoints stay until they expire")
+				p.warned = true
+			} else if !errors.Is(err, ErrNoConntrackTool) {
+				slog.Warn("service proxy: conntrack flush", "vip", f.VIP.String(), "err", err)
+			}
+		}
+	}
+	p.prev = built
 	slog.Debug("service proxy synced", "services", len(built), "took", time.Since(start))
 	return nil
 }

@@ -158,3 +158,40 @@ func TestRenderParses(t *testing.T) {
 		}
 	}
 }
+
+func TestStaleUDP(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	dns := func(eps ...string) Service {
+		s := Service{Name: "kube-system/kube-dns:dns", ClusterIP: netip.MustParseAddr("10.43.0.10"), Protocol: corev1.ProtocolUDP, Port: 53}
+		for _, e := range eps {
+			s.Endpoints = append(s.Endpoints, ap(e))
+		}
+		return s
+	}
+	tcp := Service{Name: "default/web:http", ClusterIP: netip.MustParseAddr("10.43.0.5"), Protocol: corev1.ProtocolTCP, Port: 80,
+		Endpoints: []netip.AddrPort{ap("10.42.0.2:8080")}}
+	for _, tc := range []struct {
+		name       string
+		prev, next []Service
+		want       []Flush
+	}{
+		{"first endpoint flushes the VIP", []Service{dns()}, []Service{dns("10.42.0.1:10053")}, []Flush{{VIP: ap("10.43.0.10:53")}}},
+		{"removed endpoint", []Service{dns("10.42.0.1:10053", "10.42.0.2:53")}, []Service{dns("10.42.0.2:53")},
+			[]Flush{{VIP: ap("10.43.0.10:53"), Endpoint: netip.MustParseAddr("10.42.0.1")}}},
+		{"unchanged", []Service{dns("10.42.0.2:53")}, []Service{dns("10.42.0.2:53")}, nil},
+		{"new Service", nil, []Service{dns("10.42.0.2:53")}, nil},
+		{"TCP ignored", []Service{tcp}, []Service{{Name: tcp.Name, ClusterIP: tcp.ClusterIP, Protocol: corev1.ProtocolTCP, Port: 80}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := StaleUDP(tc.prev, tc.next)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("got %+v, want %+v", got, tc.want)
+				}
+			}
+		})
+	}
+}
