@@ -305,8 +305,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // startDNS runs the cluster DNS server (informers on Services and EndpointSlices) on --dns-listen. It runs
-// with the control plane, agent or not; the pod-facing address (the --cluster-dns Service IP) needs the service
-// proxy. A default address that is taken only warns, so several servers can share a machine.
+// with the control plane, agent or not. With the agent and the service proxy it also listens for pods on the
+// pod gateway (see clusterdns.go) and says so in podsServed. A default address that is taken only warns, so
+// several servers can share a machine.
 func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (podsServed bool, err error) {
 	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
 		return false, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
@@ -332,17 +333,16 @@ func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (podsServe
 	}
 	if servesPods(cfg) {
 		addr, err := dnsPodsAddress(cfg)
-		if err != nil {
-			return false, err
+		if err == nil {
+			err = srv.ListenPods(addr)
 		}
-		if err := srv.ListenPods(addr); err != nil {
-			if cfg.DNSListenExplicit {
-				return false, err
-			}
-			slog.Warn("cluster DNS not reachable from pods", "err", err)
-			podsServed = false
-		} else {
+		switch {
+		case err == nil:
 			podsServed = true
+		case cfg.ClusterDNSExplicit && cfg.DNSListenExplicit:
+			return false, err
+		default:
+			slog.Warn("cluster DNS not reachable from pods", "err", err)
 		}
 	}
 	factory.Start(ctx.Done())
