@@ -59,8 +59,6 @@ func serverCommand() *cobra.Command {
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
 	f.Int64Var(&notReadySeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
 	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
-	// Off by default until the service proxy routes the DNS Service IP (issue E): a nameserver pods cannot
-	// reach would break every lookup in them.
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "10.43.0.10", "the cluster DNS Service IP (the kube-system/kube-dns Service, routed by the service proxy to this node's DNS server), the nameserver of pods with dnsPolicy ClusterFirst (\"\": pods get the host's resolv.conf)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.StringVar(&cfg.DNSListen, "dns-listen", "127.0.0.1:10053", "address the cluster DNS server answers on, UDP and TCP (\"\": no DNS server)")
@@ -75,7 +73,9 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "the range Service ClusterIPs are allocated from (the first address is the kubernetes Service's)")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "the range NodePorts are allocated from")
-	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.42.0.0/24", "this node's pod subnet (on the skiff0 bridge)")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the pod network: the controller manager gives every node a subnet of it (spec.podCIDR) (\"\": nodes need --pod-cidr)")
+	f.IntVar(&cfg.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet cut from --cluster-cidr")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "this node's pod subnet, set at registration instead of allocated from --cluster-cidr")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs, exec, attach, port-forward)")
 	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")
 	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")

@@ -52,6 +52,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*mdns.Server
+	// errc is non-nil while Serve runs: listeners added then start at once and report here.
+	errc    chan error
 	udpAddr net.Addr
 	tcpAddr net.Addr
 }
@@ -187,7 +189,13 @@ func (s *Server) ListenPods(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fwd.avoid(pc.LocalAddr().(*net.UDPAddr))
-	s.servers = append(s.servers, &mdns.Server{PacketConn: pc, Handler: s, UDPSize: 65535}, &mdns.Server{Listener: ln, Handler: s})
+	added := []*mdns.Server{{PacketConn: pc, Handler: s, UDPSize: 65535}, {Listener: ln, Handler: s}}
+	s.servers = append(s.servers, added...)
+	if s.errc != nil {
+		for _, srv := range added {
+			s.start(srv)
+		}
+	}
 	return nil
 }
 
@@ -201,25 +209,42 @@ func (s *Server) Addr() net.Addr {
 // Serve answers on the listeners bound by Listen until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
-	servers := s.servers
-	s.mu.Unlock()
-	if len(servers) == 0 {
+	if len(s.servers) == 0 {
+		s.mu.Unlock()
 		return errors.New("cluster DNS: Serve before Listen")
 	}
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
-		go func() { errc <- srv.ActivateAndServe() }()
+	s.errc = make(chan error, 1)
+	for _, srv := range s.servers {
+		s.start(srv)
 	}
+	errc := s.errc
+	s.mu.Unlock()
 	slog.Info("cluster DNS serving", "address", s.Addr().String(), "zone", s.zone, "upstreams", s.fwd.servers)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	s.mu.Lock()
+	servers := s.servers
+	s.errc = nil
+	s.mu.Unlock()
 	for _, srv := range servers {
 		_ = srv.Shutdown()
 	}
 	return err
+}
+
+// start serves srv; it reports its end (the first one ends Serve). Called with s.mu held.
+func (s *Server) start(srv *mdns.Server) {
+	errc := s.errc
+	go func() {
+		err := srv.ActivateAndServe()
+		select {
+		case errc <- err:
+		default:
+		}
+	}()
 }
 
 func (s *Server) synced() bool {

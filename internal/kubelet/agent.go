@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,8 +43,12 @@ type Config struct {
 	MaxPods  int
 	// RuntimeEndpoint uses an existing CRI runtime instead of starting containerd.
 	RuntimeEndpoint string
-	// PodCIDR is this node's pod subnet on the CNI bridge.
-	PodCIDR        string
+	// PodCIDR, when set, is this node's pod subnet (written into spec.podCIDR); otherwise the node waits for
+	// the control plane to allocate one. The CNI bridge and its IPAM use the node's spec.podCIDR.
+	PodCIDR string
+	// OnPodCIDR, when set, runs once the node's pod CIDR is known and before any pod starts; it returns the
+	// nameservers for ClusterFirst pods, in place of ClusterDNS. An error stops the agent.
+	OnPodCIDR      func(ctx context.Context, podCIDR netip.Prefix) (clusterDNS []string, err error)
 	KubeletVersion string
 	// Port and ServerTLS configure the agent's HTTPS server (logs for the API server).
 	Port      int
@@ -81,12 +86,33 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 		ready <- err
 		return err
 	}
-	if cfg.PodCIDR == "" {
-		cfg.PodCIDR = "10.42.0.0/24"
-	}
 	agentDir := filepath.Join(cfg.DataDir, "agent")
 	endpoint, runtimeVersion := cfg.RuntimeEndpoint, "remote"
 	if endpoint == "" {
+		runtimeVersion = "containerd://" + containerdVersion()
+	}
+	// The node registers first: its pod network needs the pod CIDR the control plane gives it.
+	if cfg.Port == 0 {
+		cfg.Port = 10250
+	}
+	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
+		Reserved: cfg.Reserved, EvictionHard: cfg.EvictionHard, DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion,
+		KubeletPort: int32(cfg.Port), PodCIDR: cfg.PodCIDR})
+	if err := agent.Register(ctx); err != nil {
+		return fail(err)
+	}
+	podCIDR, err := agent.WaitPodCIDR(ctx, 250*time.Millisecond)
+	if err != nil {
+		return fail(err)
+	}
+	slog.Info("pod network", "node", agent.Name(), "podCIDR", podCIDR.String())
+	clusterDNS := cfg.ClusterDNS
+	if cfg.OnPodCIDR != nil {
+		if clusterDNS, err = cfg.OnPodCIDR(ctx, podCIDR); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.RuntimeEndpoint == "" {
 		logf, err := os.OpenFile(filepath.Join(agentDir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			if err := os.MkdirAll(agentDir, 0o711); err != nil {
@@ -102,7 +128,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 			return fail(err)
 		}
 		defer ctrd.Stop()
-		if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), "skiff0", cfg.PodCIDR, filepath.Join(agentDir, "cni", "ipam")); err != nil {
+		if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), "skiff0", podCIDR.String(), filepath.Join(agentDir, "cni", "ipam")); err != nil {
 			return fail(err)
 		}
 		if err := ensurePauseImage(ImagesDir(cfg.DataDir)); err != nil {
@@ -111,7 +137,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 		if err := ImportDir(ctx, ctrd.Socket(), ImagesDir(cfg.DataDir)); err != nil {
 			return fail(err)
 		}
-		endpoint, runtimeVersion = ctrd.Endpoint(), "containerd://"+containerdVersion()
+		endpoint = ctrd.Endpoint()
 	}
 	rs, err := remote.NewRemoteRuntimeService(ctx, endpoint, 10*time.Second, nil, false)
 	if err != nil {
@@ -119,14 +145,6 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	}
 	is, err := remote.NewRemoteImageService(ctx, endpoint, 10*time.Second, nil, false)
 	if err != nil {
-		return fail(err)
-	}
-	if cfg.Port == 0 {
-		cfg.Port = 10250
-	}
-	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
-		Reserved: cfg.Reserved, EvictionHard: cfg.EvictionHard, DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion, KubeletPort: int32(cfg.Port)})
-	if err := agent.Register(ctx); err != nil {
 		return fail(err)
 	}
 	if cfg.ServerTLS != nil {
@@ -143,7 +161,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	mgr := pods.New(pods.Config{NodeName: agent.Name(), NodeIP: agent.IP(), Client: client, Runtime: rs, Images: is,
-		LogDir: filepath.Join(agentDir, "pods"), ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf, Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: agent.Name()})})
+		LogDir: filepath.Join(agentDir, "pods"), ClusterDNS: clusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf, Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: agent.Name()})})
 	mgr.Run(ctx)
 	return nil
 }

@@ -23,26 +23,17 @@ import (
 // the pod network's gateway address (the skiff0 bridge's, 10.42.0.1 by default) on the same port. The
 // kube-dns Service has no selector; this node publishes its own EndpointSlice naming that address.
 
-// podGateway is the pods' gateway on this node: the first address of the pod CIDR (the bridge's).
-func podGateway(podCIDR string) (netip.Addr, error) {
-	p, err := netip.ParsePrefix(podCIDR)
-	if err != nil || !p.Addr().Is4() {
-		return netip.Addr{}, fmt.Errorf("--pod-cidr %q: not an IPv4 prefix", podCIDR)
-	}
-	return p.Masked().Addr().Next(), nil
-}
-
-// dnsPodsAddress is where pods' DNS traffic lands: the pod gateway, on --dns-listen's port.
-func dnsPodsAddress(cfg Config) (string, error) {
-	gw, err := podGateway(cfg.PodCIDR)
-	if err != nil {
-		return "", err
+// dnsPodsAddress is where pods' DNS traffic lands: the gateway of this node's pod subnet (its first
+// address, the bridge's), on --dns-listen's port.
+func dnsPodsAddress(cfg Config, podCIDR netip.Prefix) (string, error) {
+	if !podCIDR.Addr().Is4() {
+		return "", fmt.Errorf("pod CIDR %s: not IPv4", podCIDR)
 	}
 	_, port, err := net.SplitHostPort(cfg.DNSListen)
 	if err != nil || port == "0" {
 		return "", fmt.Errorf("--dns-listen %q: needs a fixed port", cfg.DNSListen)
 	}
-	return net.JoinHostPort(gw.String(), port), nil
+	return net.JoinHostPort(podCIDR.Masked().Addr().Next().String(), port), nil
 }
 
 // bootstrapDNSService creates the kube-dns Service (clusterIP ip, ports 53 UDP and TCP, as upstream) and

@@ -61,9 +61,13 @@ type Config struct {
 	NodeTaints      []string
 	MaxPods         int
 	RuntimeEndpoint string
-	PodCIDR         string
+	// PodCIDR, when set, is this node's pod subnet instead of one allocated from ClusterCIDR.
+	PodCIDR string
 	// DisableProxy turns off the service proxy (the skiff-proxy nftables table) that runs with the agent.
 	DisableProxy bool
+	// ClusterCIDR is the pod network, cut into /NodeCIDRMaskSize node subnets by the controller manager.
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string

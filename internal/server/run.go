@@ -88,6 +88,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	kubeletClient.RootCAs = caPool
 
+	podNet, err := parsePodNetwork(cfg)
+	if err != nil {
+		return err
+	}
 	svcRanges, err := parseServiceRanges(cfg.ServiceCIDR, cfg.NodePortRange)
 	if err != nil {
 		return err
@@ -184,11 +188,12 @@ func Run(ctx context.Context, cfg Config) error {
 		abs, _ := filepath.Abs(cfg.DataDir)
 		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
 		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All, Identity: identity,
-			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers}}); err != nil {
+			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
+				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
-	dnsForPods, err := startDNS(runCtx, cfg, loopback)
+	dnsSrv, err := startDNS(runCtx, cfg, loopback)
 	if err != nil {
 		return err
 	}
@@ -250,30 +255,19 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
-		if dnsForPods {
-			addr, _ := dnsPodsAddress(cfg) // checked by startDNS
-			if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, hostName); err != nil {
-				slog.Warn("the kube-dns Service: pods will not reach the cluster DNS", "err", err)
-				dnsForPods = false
-			}
-		}
-		podDNS := clusterDNS(cfg)
-		if !dnsForPods && !cfg.ClusterDNSExplicit {
-			// The default --cluster-dns only helps when this node serves it: otherwise pods keep the host's.
-			podDNS = nil
-		}
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
+			OnPodCIDR:      onPodCIDR(cfg, client, dnsSrv, hostName),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
-			Reserved: reserved, EvictionHard: eviction, ClusterDNS: podDNS, ClusterDomain: cfg.ClusterDomain}, agentReady)
+			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
 			}
 			if !cfg.DisableProxy {
-				if err := startProxy(runCtx, cfg, loopback, hostName); err != nil {
+				if err := startProxy(runCtx, loopback, hostName, podNet.podsNet()); err != nil {
 					return err
 				}
 			}
@@ -305,45 +299,31 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // startDNS runs the cluster DNS server (informers on Services and EndpointSlices) on --dns-listen. It runs
-// with the control plane, agent or not. With the agent and the service proxy it also listens for pods on the
-// pod gateway (see clusterdns.go) and says so in podsServed. A default address that is taken only warns, so
-// several servers can share a machine.
-func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (podsServed bool, err error) {
+// with the control plane, agent or not; with the agent and the service proxy it later also listens for pods
+// on the pod gateway (see clusterdns.go). It returns nil when no DNS server runs. A default address that is
+// taken only warns, so several servers can share a machine.
+func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (*clusterdns.Server, error) {
 	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
-		return false, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
+		return nil, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
 	}
 	if cfg.DNSListen == "" {
-		return false, nil
+		return nil, nil
 	}
 	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-dns", 50))
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	srv, err := clusterdns.New(factory, clusterdns.Config{Zone: cfg.ClusterDomain, ResolvConf: cfg.DNSUpstreamResolvConf})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := srv.Listen(cfg.DNSListen); err != nil {
 		if cfg.DNSListenExplicit {
-			return false, err
+			return nil, err
 		}
 		slog.Warn("cluster DNS not started (set --dns-listen)", "err", err)
-		return false, nil
-	}
-	if servesPods(cfg) {
-		addr, err := dnsPodsAddress(cfg)
-		if err == nil {
-			err = srv.ListenPods(addr)
-		}
-		switch {
-		case err == nil:
-			podsServed = true
-		case cfg.ClusterDNSExplicit && cfg.DNSListenExplicit:
-			return false, err
-		default:
-			slog.Warn("cluster DNS not reachable from pods", "err", err)
-		}
+		return nil, nil
 	}
 	factory.Start(ctx.Done())
 	go func() {
@@ -351,7 +331,7 @@ func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (podsServe
 			slog.Error("cluster DNS stopped", "err", err)
 		}
 	}()
-	return podsServed, nil
+	return srv, nil
 }
 
 func clusterDNS(cfg Config) []string {
@@ -546,17 +526,14 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 	return &apiserver.ServiceRanges{CIDR: ipnet, NodePortMin: minP, NodePortMax: maxP}, nil
 }
 
-// startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table.
-func startProxy(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string) error {
-	podCIDR, err := netip.ParsePrefix(cfg.PodCIDR)
-	if err != nil {
-		return fmt.Errorf("--pod-cidr: %w", err)
-	}
+// startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table. podsNet
+// is the pod network (traffic from elsewhere is masqueraded).
+func startProxy(ctx context.Context, loopback *rest.Config, nodeName string, podsNet netip.Prefix) error {
 	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-proxy", 50))
 	if err != nil {
 		return err
 	}
-	go proxy.New(client, proxy.Config{NodeName: nodeName, PodCIDR: podCIDR}).Run(ctx)
+	go proxy.New(client, proxy.Config{NodeName: nodeName, PodCIDR: podsNet}).Run(ctx)
 	return nil
 }
 

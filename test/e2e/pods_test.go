@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,8 +59,17 @@ func TestPodsRunOnContainerd(t *testing.T) {
 	t.Run("ServesHTTPOnThePodNetwork", func(t *testing.T) {
 		kubectl(t, c, "run", "web", "--image=skiff.local/testserver:1", "--image-pull-policy=Never", "--port=8080")
 		pod := waitPhase("web", corev1.PodRunning)
-		if pod.Spec.NodeName != "skiff-e2e" || !strings.HasPrefix(pod.Status.PodIP, "10.42.0.") {
-			t.Fatalf("placed on %q with IP %q", pod.Spec.NodeName, pod.Status.PodIP)
+		// The pod's IP is in its node's pod subnet, which the control plane allocated from --cluster-cidr.
+		node, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnet, err := netip.ParsePrefix(node.Spec.PodCIDR)
+		if err != nil || !netip.MustParsePrefix("10.42.0.0/16").Contains(subnet.Addr()) || subnet.Bits() != 24 {
+			t.Fatalf("node spec.podCIDR %q (%v), want a /24 of 10.42.0.0/16", node.Spec.PodCIDR, err)
+		}
+		if ip, err := netip.ParseAddr(pod.Status.PodIP); pod.Spec.NodeName != "skiff-e2e" || err != nil || !subnet.Contains(ip) {
+			t.Fatalf("placed on %q with IP %q, node subnet %s", pod.Spec.NodeName, pod.Status.PodIP, subnet)
 		}
 		var body string
 		eventually(t, 20*time.Second, func() error {

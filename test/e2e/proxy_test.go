@@ -294,7 +294,7 @@ spec:
 		// All backends run on this node: still answered, and the rule set now has the local-only path.
 		eventually(t, 20*time.Second, func() error {
 			out, _ := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
-			if !strings.Contains(string(out), "ip saddr 10.42.0.0/24 goto svc-") {
+			if !strings.Contains(string(out), "ip saddr 10.42.0.0/16 goto svc-") {
 				return fmt.Errorf("no Local NodePort chain in\n%s", out)
 			}
 			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)

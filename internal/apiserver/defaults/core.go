@@ -139,6 +139,13 @@ func namespace(ns *corev1.Namespace) {
 }
 
 func node(n *corev1.Node) {
+	// spec.podCIDR and spec.podCIDRs are one field upstream (the internal type has only podCIDRs): podCIDRs wins,
+	// podCIDR mirrors its first entry.
+	if len(n.Spec.PodCIDRs) > 0 {
+		n.Spec.PodCIDR = n.Spec.PodCIDRs[0]
+	} else if n.Spec.PodCIDR != "" {
+		n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
+	}
 	if n.Status.Allocatable == nil && n.Status.Capacity != nil {
 		n.Status.Allocatable = make(corev1.ResourceList, len(n.Status.Capacity))
 		for k, v := range n.Status.Capacity {

@@ -177,3 +177,31 @@ func TestLimitRangeDefaults(t *testing.T) {
 		t.Errorf("defaultRequest memory = %s", q.String())
 	}
 }
+
+func TestNodePodCIDRs(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    corev1.NodeSpec
+		cidr  string
+		cidrs []string
+	}{
+		{"podCIDR only", corev1.NodeSpec{PodCIDR: "10.42.3.0/24"}, "10.42.3.0/24", []string{"10.42.3.0/24"}},
+		{"podCIDRs only", corev1.NodeSpec{PodCIDRs: []string{"10.42.4.0/24", "fd00::/64"}}, "10.42.4.0/24", []string{"10.42.4.0/24", "fd00::/64"}},
+		{"podCIDRs win", corev1.NodeSpec{PodCIDR: "10.42.9.0/24", PodCIDRs: []string{"10.42.5.0/24"}}, "10.42.5.0/24", []string{"10.42.5.0/24"}},
+		{"neither", corev1.NodeSpec{}, "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := &corev1.Node{Spec: c.in}
+			node(n)
+			if n.Spec.PodCIDR != c.cidr || len(n.Spec.PodCIDRs) != len(c.cidrs) {
+				t.Fatalf("podCIDR %q podCIDRs %v, want %q %v", n.Spec.PodCIDR, n.Spec.PodCIDRs, c.cidr, c.cidrs)
+			}
+			for i := range c.cidrs {
+				if n.Spec.PodCIDRs[i] != c.cidrs[i] {
+					t.Fatalf("podCIDRs %v, want %v", n.Spec.PodCIDRs, c.cidrs)
+				}
+			}
+		})
+	}
+}

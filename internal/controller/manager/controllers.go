@@ -10,6 +10,7 @@ import (
 	"skiff/internal/controller/endpointslice"
 	"skiff/internal/controller/garbagecollector"
 	"skiff/internal/controller/job"
+	"skiff/internal/controller/nodeipam"
 	"skiff/internal/controller/nodelifecycle"
 	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
@@ -54,6 +55,13 @@ func init() {
 		{Name: "nodelifecycle", Start: func(ctx context.Context, cc *Context) error {
 			return nodelifecycle.Start(ctx, cc.Client, cc.Informers, cc.Recorder("node-controller"),
 				nodelifecycle.Options{NodeMonitorGracePeriod: cc.Options.NodeMonitorGracePeriod})
+		}},
+		{Name: "nodeipam", Start: func(ctx context.Context, cc *Context) error {
+			if !cc.Options.ClusterCIDR.IsValid() {
+				return nil // no --cluster-cidr: nodes bring their own pod CIDR
+			}
+			return nodeipam.Start(ctx, cc.Client, cc.Informers, cc.Recorder("node-ipam-controller"),
+				nodeipam.Options{ClusterCIDR: cc.Options.ClusterCIDR, MaskSize: cc.Options.NodeCIDRMaskSize})
 		}},
 		{Name: "taint-eviction-controller", Start: func(ctx context.Context, cc *Context) error {
 			return nodelifecycle.StartTaintEviction(ctx, cc.Client, cc.Informers, cc.Recorder("taint-eviction-controller"))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -62,6 +63,9 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Disabled names controllers not to run.
 	Disabled []string
+	// ClusterCIDR, when set, is cut into /NodeCIDRMaskSize pod subnets for the nodes (the nodeipam controller).
+	ClusterCIDR      netip.Prefix
+	NodeCIDRMaskSize int
 }
 
 // Config configures the manager.

@@ -30,6 +30,9 @@ type Config struct {
 	DataDir        string
 	RuntimeVersion string // e.g. containerd://1.6.20
 	KubeletVersion string // e.g. v1.37.2
+	// PodCIDR, when set, is this node's pod subnet, written into spec.podCIDR at registration (skiff server
+	// --pod-cidr); otherwise the control plane's nodeipam controller allocates one.
+	PodCIDR string
 	// KubeletPort is where the agent's HTTPS server listens (logs, exec, ...).
 	KubeletPort int32
 	// LeaseInterval is how often the heartbeat Lease is renewed (upstream: 10 s); the Lease lasts 40 s.
@@ -165,7 +168,7 @@ func (a *Agent) Register(ctx context.Context) error {
 		labels[k] = v
 	}
 	nodes := a.client.CoreV1().Nodes()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: a.cfg.Taints}, Status: status}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: a.cfg.Taints, PodCIDR: a.cfg.PodCIDR}, Status: status}
 	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	switch {
 	case err == nil:
@@ -183,6 +186,14 @@ func (a *Agent) Register(ctx context.Context) error {
 	}
 	for k, v := range labels {
 		existing.Labels[k] = v
+	}
+	switch {
+	case a.cfg.PodCIDR == "":
+	case existing.Spec.PodCIDR == "":
+		existing.Spec.PodCIDR, existing.Spec.PodCIDRs = a.cfg.PodCIDR, []string{a.cfg.PodCIDR}
+	case existing.Spec.PodCIDR != a.cfg.PodCIDR:
+		// spec.podCIDR is immutable: the node keeps the one it has.
+		slog.Warn("node already has another pod CIDR; keeping it", "node", a.cfg.Name, "podCIDR", existing.Spec.PodCIDR, "requested", a.cfg.PodCIDR)
 	}
 	if existing, err = nodes.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update node %s: %w", a.cfg.Name, err)

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"k8s.io/client-go/kubernetes"
+
+	"skiff/internal/controller/nodeipam"
+	clusterdns "skiff/internal/dns"
+)
+
+// podNetwork is the parsed pod network configuration.
+type podNetwork struct {
+	// cluster is --cluster-cidr (invalid when ""): nodes' subnets come from it.
+	cluster netip.Prefix
+	// static is --pod-cidr (invalid when ""): this node's subnet, set at registration.
+	static netip.Prefix
+}
+
+func parsePodNetwork(cfg Config) (podNetwork, error) {
+	var pn podNetwork
+	var err error
+	if cfg.ClusterCIDR != "" {
+		if pn.cluster, err = netip.ParsePrefix(cfg.ClusterCIDR); err != nil {
+			return pn, fmt.Errorf("--cluster-cidr: %w", err)
+		}
+		if _, err := nodeipam.NewCIDRSet(pn.cluster, cfg.NodeCIDRMaskSize); err != nil {
+			return pn, fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
+		}
+	}
+	if cfg.PodCIDR != "" {
+		if pn.static, err = netip.ParsePrefix(cfg.PodCIDR); err != nil || !pn.static.Addr().Is4() {
+			return pn, fmt.Errorf("--pod-cidr %q: not an IPv4 prefix", cfg.PodCIDR)
+		}
+		pn.static = pn.static.Masked()
+		if pn.cluster.IsValid() && !pn.cluster.Overlaps(pn.static) {
+			slog.Warn("--pod-cidr is outside --cluster-cidr: other nodes' pods will be masqueraded when they reach this node's Services", "podCIDR", pn.static, "clusterCIDR", pn.cluster)
+		}
+	}
+	if !cfg.DisableAgent && !pn.cluster.IsValid() && !pn.static.IsValid() {
+		return pn, fmt.Errorf("the node agent needs a pod subnet: set --cluster-cidr or --pod-cidr")
+	}
+	return pn, nil
+}
+
+// podsNet is what the service proxy counts as pod traffic: the cluster CIDR, or this node's subnet when
+// there is none.
+func (pn podNetwork) podsNet() netip.Prefix {
+	if pn.cluster.IsValid() {
+		return pn.cluster
+	}
+	return pn.static
+}
+
+// onPodCIDR is the agent's hook once its pod subnet is known: with a DNS server and the proxy, pods get the
+// cluster DNS on the subnet's gateway (see clusterdns.go). It returns the nameservers for ClusterFirst pods.
+func onPodCIDR(cfg Config, client kubernetes.Interface, dns *clusterdns.Server, nodeName string) func(context.Context, netip.Prefix) ([]string, error) {
+	return func(ctx context.Context, podCIDR netip.Prefix) ([]string, error) {
+		podDNS := clusterDNS(cfg)
+		if dns == nil || !servesPods(cfg) {
+			if cfg.ClusterDNSExplicit {
+				return podDNS, nil
+			}
+			return nil, nil // the default --cluster-dns only helps when this node serves it
+		}
+		err := servePodsDNS(ctx, cfg, client, dns, podCIDR, nodeName)
+		switch {
+		case err == nil:
+			return podDNS, nil
+		case cfg.ClusterDNSExplicit && cfg.DNSListenExplicit:
+			return nil, err
+		case cfg.ClusterDNSExplicit:
+			slog.Warn("cluster DNS not reachable from pods", "err", err)
+			return podDNS, nil
+		default:
+			slog.Warn("cluster DNS not reachable from pods; they get the host's resolv.conf", "err", err)
+			return nil, nil
+		}
+	}
+}
+
+// servePodsDNS makes the DNS server answer on the pod gateway and points the kube-dns Service there.
+func servePodsDNS(ctx context.Context, cfg Config, client kubernetes.Interface, dns *clusterdns.Server, podCIDR netip.Prefix, nodeName string) error {
+	addr, err := dnsPodsAddress(cfg, podCIDR)
+	if err != nil {
+		return err
+	}
+	if err := dns.ListenPods(addr); err != nil {
+		return err
+	}
+	if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil {
+		return fmt.Errorf("the kube-dns Service: %w", err)
+	}
+	return nil
+}
