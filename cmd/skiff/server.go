@@ -74,6 +74,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "the range Service ClusterIPs are allocated from (the first address is the kubernetes Service's)")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "the range NodePorts are allocated from")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the pod network: the controller manager gives every node a subnet of it (spec.podCIDR) (\"\": nodes need --pod-cidr)")
+	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", "vxlan", "how pods reach other nodes' pod subnets: vxlan (an overlay; nodes need only IP reachability, UDP 8472), host-gw (routes via the node addresses; nodes on one L2 segment) or none")
 	f.IntVar(&cfg.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet cut from --cluster-cidr")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "this node's pod subnet, set at registration instead of allocated from --cluster-cidr")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs, exec, attach, port-forward)")

@@ -28,6 +28,7 @@ import (
 	"skiff/internal/kubelet/pausebin"
 	"skiff/internal/kubelet/pods"
 	"skiff/internal/kubelet/server"
+	"skiff/internal/network/overlay"
 )
 
 // PauseImage is the sandbox image skiff provides itself, offline.
@@ -46,6 +47,8 @@ type Config struct {
 	// PodCIDR, when set, is this node's pod subnet (written into spec.podCIDR); otherwise the node waits for
 	// the control plane to allocate one. The CNI bridge and its IPAM use the node's spec.podCIDR.
 	PodCIDR string
+	// ClusterCIDR is the whole pod network (all nodes' subnets): pods' traffic leaving it is masqueraded.
+	ClusterCIDR netip.Prefix
 	// OnPodCIDR, when set, runs once the node's pod CIDR is known and before any pod starts; it returns the
 	// nameservers for ClusterFirst pods, in place of ClusterDNS. An error stops the agent.
 	OnPodCIDR      func(ctx context.Context, podCIDR netip.Prefix) (clusterDNS []string, err error)
@@ -129,6 +132,11 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 		}
 		defer ctrd.Stop()
 		if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), "skiff0", podCIDR.String(), filepath.Join(agentDir, "cni", "ipam")); err != nil {
+			return fail(err)
+		}
+		// Source NAT for pods leaving the cluster network is the node's, not the bridge plugin's (which would
+		// also hide pod addresses from pods on other nodes).
+		if err := overlay.ApplyMasquerade(ctx, podCIDR, cfg.ClusterCIDR); err != nil {
 			return fail(err)
 		}
 		if err := ensurePauseImage(ImagesDir(cfg.DataDir)); err != nil {

@@ -68,6 +68,8 @@ type Config struct {
 	// ClusterCIDR is the pod network, cut into /NodeCIDRMaskSize node subnets by the controller manager.
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// PodNetworkBackend connects nodes' pod subnets: vxlan, host-gw or none.
+	PodNetworkBackend string
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string

@@ -7,9 +7,11 @@ import (
 	"net/netip"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"skiff/internal/controller/nodeipam"
 	clusterdns "skiff/internal/dns"
+	"skiff/internal/network/overlay"
 )
 
 // podNetwork is the parsed pod network configuration.
@@ -40,10 +42,32 @@ func parsePodNetwork(cfg Config) (podNetwork, error) {
 			slog.Warn("--pod-cidr is outside --cluster-cidr: other nodes' pods will be masqueraded when they reach this node's Services", "podCIDR", pn.static, "clusterCIDR", pn.cluster)
 		}
 	}
+	switch cfg.PodNetworkBackend {
+	case "", "none", overlay.VXLAN, overlay.HostGW:
+	default:
+		return pn, fmt.Errorf("--pod-network-backend %q: want vxlan, host-gw or none", cfg.PodNetworkBackend)
+	}
 	if !cfg.DisableAgent && !pn.cluster.IsValid() && !pn.static.IsValid() {
 		return pn, fmt.Errorf("the node agent needs a pod subnet: set --cluster-cidr or --pod-cidr")
 	}
 	return pn, nil
+}
+
+// startOverlay connects this node to the other nodes' pod subnets (--pod-network-backend).
+func startOverlay(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string) error {
+	if cfg.PodNetworkBackend == "none" || cfg.PodNetworkBackend == "" {
+		return nil
+	}
+	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-overlay", 20))
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := overlay.Run(ctx, client, overlay.Config{NodeName: nodeName, Backend: cfg.PodNetworkBackend}); err != nil {
+			slog.Error("pod network overlay stopped", "err", err)
+		}
+	}()
+	return nil
 }
 
 // podsNet is what the service proxy counts as pod traffic: the cluster CIDR, or this node's subnet when

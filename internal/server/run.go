@@ -258,13 +258,16 @@ func Run(ctx context.Context, cfg Config) error {
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
-			OnPodCIDR:      onPodCIDR(cfg, client, dnsSrv, hostName),
+			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
 			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
+			}
+			if err := startOverlay(runCtx, cfg, loopback, hostName); err != nil {
+				return err
 			}
 			if !cfg.DisableProxy {
 				if err := startProxy(runCtx, loopback, hostName, podNet.podsNet()); err != nil {

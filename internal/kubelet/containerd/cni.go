@@ -21,7 +21,7 @@ func WriteBridgeConfig(confDir, bridge, subnet, ipamDataDir string) error {
       "type": "bridge",
       "bridge": %q,
       "isGateway": true,
-      "ipMasq": true,
+      "ipMasq": false,
       "hairpinMode": true,
       "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": %q}
     },

@@ -150,6 +150,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 			_ = exec.Command("ip", "link", "del", "skiff0").Run()
 			// The service proxy leaves its table on exit (as upstream, for restarts): remove it here.
 			_ = exec.Command("nft", "delete", "table", "ip", "skiff-proxy").Run()
+			// So do the pod network's source NAT and overlay (device, and routes of protocol 90 = skiff).
+			_ = exec.Command("nft", "delete", "table", "ip", "skiff-podnet").Run()
+			_ = exec.Command("ip", "link", "del", "skiff.vxlan").Run()
+			_ = exec.Command("ip", "route", "flush", "proto", "90").Run()
 			_ = agentLock.Close() // releases the lock
 		}
 		if t.Failed() {
