@@ -57,7 +57,12 @@ func (s *Server) serviceRecords(name string, labels []string) (rrs, extra []mdns
 		return s.serviceNameRecords(name, svcName, svc)
 	case 3: // <host>.<svc>.<ns>.svc, or _<proto>.<svc>.<ns>.svc (an empty non-terminal of SRV names)
 		if strings.HasPrefix(labels[0], "_") {
-			return nil, nil, isProto(labels[0]) && svc.Spec.Type != corev1.ServiceTypeExternalName
+			if !isProto(labels[0]) || svc.Spec.Type == corev1.ServiceTypeExternalName {
+				return nil, nil, false
+			}
+			proto := strings.ToUpper(labels[0][1:])
+			srv, _ := s.srv(name, svcName, svc, func(pname string, p corev1.Protocol) bool { return pname != "" && string(p) == proto })
+			return nil, nil, len(srv) > 0
 		}
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
 			return nil, nil, false
@@ -97,6 +102,10 @@ func (s *Server) serviceNameRecords(name, svcName string, svc *corev1.Service) (
 				seen[ep.ip.String()] = true
 				rrs = append(rrs, s.addr(name, ep.ip))
 			}
+		}
+		if len(rrs) == 0 {
+			// The specification (and CoreDNS): a headless Service without ready endpoints is NXDOMAIN.
+			return nil, nil, false
 		}
 	} else {
 		for _, ip := range clusterIPs(svc) {
