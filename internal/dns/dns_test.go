@@ -67,6 +67,14 @@ func fixtures() []runtime.Object {
 				{Addresses: []string{"10.42.0.6"}},
 				{Addresses: []string{"10.42.0.7"}, Hostname: ptr("db-2"), Conditions: discoveryv1.EndpointConditions{Ready: ptr(false)}},
 			}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "empty", Namespace: "prod"},
+			Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "pg", Port: 5432}}}},
+		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "empty-abc", Namespace: "prod", Labels: map[string]string{discoveryv1.LabelServiceName: "empty"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr("pg"), Port: ptr(int32(5432)), Protocol: &tcp}},
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.42.0.8"}, Hostname: ptr("empty-0"), Conditions: discoveryv1.EndpointConditions{Ready: ptr(false)}},
+			}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: "default"},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com"}},
 	}
@@ -186,6 +194,18 @@ func TestClusterRecords(t *testing.T) {
 	expect(t, ts.query(t, "db-2.db.prod.svc.cluster.local.", mdns.TypeA), nx)
 	expect(t, ts.query(t, "_pg._tcp.db.prod.svc.cluster.local.", mdns.TypeSRV), ok,
 		"db-0.db.prod.svc.cluster.local.:5432", "10-42-0-6.db.prod.svc.cluster.local.:5432")
+	// A headless Service without ready endpoints does not exist (NXDOMAIN, as the specification says), nor
+	// do the names below it; a not-ready endpoint's IP has no PTR.
+	expect(t, ts.query(t, "empty.prod.svc.cluster.local.", mdns.TypeA), nx)
+	expect(t, ts.query(t, "empty.prod.svc.cluster.local.", mdns.TypeSRV), nx)
+	expect(t, ts.query(t, "_pg._tcp.empty.prod.svc.cluster.local.", mdns.TypeSRV), nx)
+	expect(t, ts.query(t, "_tcp.empty.prod.svc.cluster.local.", mdns.TypeSRV), nx)
+	expect(t, ts.query(t, "empty-0.empty.prod.svc.cluster.local.", mdns.TypeA), nx)
+	expect(t, ts.query(t, "8.0.42.10.in-addr.arpa.", mdns.TypePTR), nx) // forwarded: the upstream says NXDOMAIN
+	// The _<proto> label under a service is an empty non-terminal when a named port has that protocol.
+	expect(t, ts.query(t, "_tcp.web.default.svc.cluster.local.", mdns.TypeSRV), ok)
+	expect(t, ts.query(t, "_udp.web.default.svc.cluster.local.", mdns.TypeSRV), nx)
+	expect(t, ts.query(t, "_tcp.db.prod.svc.cluster.local.", mdns.TypeSRV), ok)
 	// PTR for a ClusterIP and a headless endpoint.
 	expect(t, ts.query(t, "20.0.43.10.in-addr.arpa.", mdns.TypePTR), ok, "web.default.svc.cluster.local.")
 	expect(t, ts.query(t, "5.0.42.10.in-addr.arpa.", mdns.TypePTR), ok, "db-0.db.prod.svc.cluster.local.")
@@ -322,4 +342,33 @@ func BenchmarkDNSQueries(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+}
+
+// TestTTL: every record the server owns carries the configured TTL (5 s by default, as CoreDNS), the SOA
+// of negative answers too, whose minimum bounds how long resolvers cache the negative answer.
+func TestTTL(t *testing.T) {
+	ts := start(t, fixtures()...)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"web.default.svc.cluster.local.", mdns.TypeA},
+		{"_http._tcp.web.default.svc.cluster.local.", mdns.TypeSRV},
+		{"db.prod.svc.cluster.local.", mdns.TypeA},
+		{"_pg._tcp.db.prod.svc.cluster.local.", mdns.TypeSRV},
+		{"20.0.43.10.in-addr.arpa.", mdns.TypePTR},
+		{"ext.default.svc.cluster.local.", mdns.TypeCNAME},
+		{"nope.default.svc.cluster.local.", mdns.TypeA},
+		{"web.default.svc.cluster.local.", mdns.TypeTXT},
+	} {
+		m := ts.query(t, q.name, q.qtype)
+		for _, rr := range append(append(append([]mdns.RR{}, m.Answer...), m.Ns...), m.Extra...) {
+			if rr.Header().Ttl != 5 {
+				t.Errorf("%s %s: TTL %d in %v", q.name, mdns.TypeToString[q.qtype], rr.Header().Ttl, rr)
+			}
+			if soa, ok := rr.(*mdns.SOA); ok && soa.Minttl != 5 {
+				t.Errorf("%s: SOA minimum %d", q.name, soa.Minttl)
+			}
+		}
+	}
 }

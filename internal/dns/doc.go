@@ -16,6 +16,7 @@
 //	<zone>                               SOA (also in the authority section of NXDOMAIN and NODATA answers)
 //
 // A name that exists without records of the asked type answers NOERROR with an empty answer (NODATA); a name
-// that does not exist answers NXDOMAIN. Until the informers have synced, names in the zone answer SERVFAIL.
+// that does not exist answers NXDOMAIN; a headless Service without ready endpoints does not exist (as the
+// specification says and CoreDNS answers). Until the informers have synced, names in the zone answer SERVFAIL.
 // Queries are answered over UDP (truncated to the client's buffer size) and TCP.
 package dns

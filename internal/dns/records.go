@@ -14,9 +14,10 @@ import (
 // DNSSchemaVersion is the version of the Kubernetes DNS specification served (dns-version.<zone> TXT).
 const DNSSchemaVersion = "1.1.0"
 
-// records returns every record at name (lower case, fully qualified, inside the zone), the additional records
-// for SRV targets, and whether the name exists at all (false: NXDOMAIN).
-func (s *Server) records(name string) (rrs, extra []mdns.RR, exists bool) {
+// records returns the records at name (lower case, fully qualified, inside the zone), the additional records
+// for SRV targets, and whether the name exists at all (false: NXDOMAIN). The SRV records of a service name are
+// only built when qtype asks for them (SRV or ANY); every other record at the name is returned.
+func (s *Server) records(name string, qtype uint16) (rrs, extra []mdns.RR, exists bool) {
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, s.zone), ".")
 	if rel == "" {
 		return []mdns.RR{s.soa()}, nil, true
@@ -27,7 +28,7 @@ func (s *Server) records(name string) (rrs, extra []mdns.RR, exists bool) {
 	case rel == "dns-version":
 		return []mdns.RR{&mdns.TXT{Hdr: s.hdr(name, mdns.TypeTXT), Txt: []string{DNSSchemaVersion}}}, nil, true
 	case labels[n-1] == "svc":
-		return s.serviceRecords(name, labels[:n-1])
+		return s.serviceRecords(name, labels[:n-1], qtype)
 	case labels[n-1] == "pod":
 		return s.podRecords(name, labels[:n-1])
 	}
@@ -35,7 +36,7 @@ func (s *Server) records(name string) (rrs, extra []mdns.RR, exists bool) {
 }
 
 // serviceRecords answers names under svc.<zone>; labels are the labels before "svc".
-func (s *Server) serviceRecords(name string, labels []string) (rrs, extra []mdns.RR, exists bool) {
+func (s *Server) serviceRecords(name string, labels []string, qtype uint16) (rrs, extra []mdns.RR, exists bool) {
 	n := len(labels)
 	switch n {
 	case 0: // svc.<zone>: an empty non-terminal
@@ -54,10 +55,15 @@ func (s *Server) serviceRecords(name string, labels []string) (rrs, extra []mdns
 	svcName := labels[n-2] + "." + labels[n-1] + ".svc." + s.zone
 	switch n {
 	case 2:
-		return s.serviceNameRecords(name, svcName, svc)
+		return s.serviceNameRecords(name, svcName, svc, qtype)
 	case 3: // <host>.<svc>.<ns>.svc, or _<proto>.<svc>.<ns>.svc (an empty non-terminal of SRV names)
 		if strings.HasPrefix(labels[0], "_") {
-			return nil, nil, isProto(labels[0]) && svc.Spec.Type != corev1.ServiceTypeExternalName
+			if !isProto(labels[0]) || svc.Spec.Type == corev1.ServiceTypeExternalName {
+				return nil, nil, false
+			}
+			proto := strings.ToUpper(labels[0][1:])
+			srv, _ := s.srv(name, svcName, svc, func(pname string, p corev1.Protocol) bool { return pname != "" && string(p) == proto })
+			return nil, nil, len(srv) > 0
 		}
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
 			return nil, nil, false
@@ -83,7 +89,7 @@ func (s *Server) serviceRecords(name string, labels []string) (rrs, extra []mdns
 func isProto(label string) bool { return label == "_tcp" || label == "_udp" || label == "_sctp" }
 
 // serviceNameRecords are the records of <svc>.<ns>.svc.<zone>.
-func (s *Server) serviceNameRecords(name, svcName string, svc *corev1.Service) (rrs, extra []mdns.RR, exists bool) {
+func (s *Server) serviceNameRecords(name, svcName string, svc *corev1.Service, qtype uint16) (rrs, extra []mdns.RR, exists bool) {
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		if svc.Spec.ExternalName == "" {
 			return nil, nil, true
@@ -98,10 +104,17 @@ func (s *Server) serviceNameRecords(name, svcName string, svc *corev1.Service) (
 				rrs = append(rrs, s.addr(name, ep.ip))
 			}
 		}
+		if len(rrs) == 0 {
+			// The specification (and CoreDNS): a headless Service without ready endpoints is NXDOMAIN.
+			return nil, nil, false
+		}
 	} else {
 		for _, ip := range clusterIPs(svc) {
 			rrs = append(rrs, s.addr(name, ip))
 		}
+	}
+	if qtype != mdns.TypeSRV && qtype != mdns.TypeANY {
+		return rrs, nil, true
 	}
 	srv, extra := s.srv(name, svcName, svc, func(string, corev1.Protocol) bool { return true })
 	return append(rrs, srv...), extra, true

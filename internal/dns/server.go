@@ -299,7 +299,7 @@ func (s *Server) authoritative(r *mdns.Msg, name string, qtype uint16) *mdns.Msg
 		return m
 	}
 	m.Authoritative = true
-	rrs, extra, exists := s.records(name)
+	rrs, extra, exists := s.records(name, qtype)
 	if !exists {
 		m.Rcode = mdns.RcodeNameError
 		m.Ns = []mdns.RR{s.soa()}
@@ -328,7 +328,7 @@ func (s *Server) chase(target string, qtype uint16, r *mdns.Msg) []mdns.RR {
 	target = strings.ToLower(target)
 	if mdns.IsSubDomain(s.zone, target) {
 		var out []mdns.RR
-		rrs, _, _ := s.records(target)
+		rrs, _, _ := s.records(target, qtype)
 		for _, rr := range rrs {
 			if rr.Header().Rrtype == qtype {
 				out = append(out, rr)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,6 +186,15 @@ spec:
 			}
 			resp.Body.Close()
 		}
+		// inRules says whether the proxy's table sends anything to the victim (its sep chain, its DNAT).
+		inRules := func() bool {
+			out, _ := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
+			return regexp.MustCompile(`(^|[^0-9.])` + regexp.QuoteMeta(victimIP+":8080")).Match(out)
+		}
+		// Readiness fails, then, in this order: the EndpointSlice calls the endpoint not ready, the proxy's
+		// rules drop it, and from then on no request reaches it (asserted without retries). The times are
+		// logged against the probe period (1 s, failureThreshold 1), not asserted: the machine is shared.
+		failedAt := time.Now()
 		post("/healthz/fail")
 		eventually(t, 60*time.Second, func() error {
 			r, err := ready()
@@ -193,20 +203,38 @@ spec:
 			}
 			return err
 		})
+		notReadyAfter := time.Since(failedAt)
 		eventually(t, 20*time.Second, func() error {
-			got := hits(30)
-			if got[victim] != 0 || len(got) != 2 {
-				return fmt.Errorf("answers %v with %s not ready", got, victim)
+			if inRules() {
+				return fmt.Errorf("%s still in table ip skiff-proxy", victimIP)
 			}
 			return nil
 		})
+		t.Logf("readiness failed: endpoint not ready after %s, out of the rules after %s (2 probe periods: 2s)",
+			notReadyAfter.Round(time.Millisecond), time.Since(failedAt).Round(time.Millisecond))
+		if got := hits(30); got[victim] != 0 || len(got) != 2 {
+			t.Fatalf("answers %v after %s left the rules", got, victim)
+		}
+		recoveredAt := time.Now()
 		post("/healthz/ok")
 		eventually(t, 60*time.Second, func() error {
-			if got := hits(40); len(got) != 3 {
-				return fmt.Errorf("answers %v after %s recovered", got, victim)
+			r, err := ready()
+			if err == nil && r[victim] == "" {
+				err = fmt.Errorf("ready endpoints %v", r)
+			}
+			return err
+		})
+		eventually(t, 20*time.Second, func() error {
+			if !inRules() {
+				return fmt.Errorf("%s not back in table ip skiff-proxy", victimIP)
 			}
 			return nil
 		})
+		t.Logf("readiness recovered: back in the rules after %s", time.Since(recoveredAt).Round(time.Millisecond))
+		// 60 requests over 3 backends all miss one with probability (2/3)^60, about 3e-11.
+		if got := hits(60); len(got) != 3 || got[victim] == 0 {
+			t.Fatalf("answers %v after %s recovered", got, victim)
+		}
 	})
 
 	t.Run("NodePortFromHost", func(t *testing.T) {
