@@ -73,9 +73,13 @@ func bootstrapDNSService(ctx context.Context, client kubernetes.Interface, ip, p
 		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{host}, NodeName: &nodeName,
 			Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &ready}}},
 		Ports: []discoveryv1.EndpointPort{{Name: &dns, Protocol: &udp, Port: &port}, {Name: &dnsTCP, Protocol: &tcp, Port: &port}}}
+	// Owned by the Node: when the Node is deleted, the garbage collector removes its DNS endpoint.
+	if node, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{}); err == nil {
+		slice.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+	}
 	slices := client.DiscoveryV1().EndpointSlices(metav1.NamespaceSystem)
 	if cur, err := slices.Get(ctx, slice.Name, metav1.GetOptions{}); err == nil {
-		cur.Endpoints, cur.Ports, cur.Labels = slice.Endpoints, slice.Ports, slice.Labels
+		cur.Endpoints, cur.Ports, cur.Labels, cur.OwnerReferences = slice.Endpoints, slice.Ports, slice.Labels, slice.OwnerReferences
 		_, err = slices.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"})
 		return err
 	}

@@ -150,6 +150,24 @@ spec:
 		}
 	})
 
+	// The node's cluster DNS endpoint (on its subnet's gateway) belongs to the Node, so it goes with it.
+	t.Run("DNSEndpointOnTheNodeGateway", func(t *testing.T) {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.Client.DiscoveryV1().EndpointSlices("kube-system").Get(ctx, "kube-dns-skiff-e2e", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.OwnerReferences) != 1 || s.OwnerReferences[0].Kind != "Node" || s.OwnerReferences[0].UID != n.UID {
+			t.Errorf("owners %+v, want the Node skiff-e2e", s.OwnerReferences)
+		}
+		if len(s.Endpoints) != 1 || len(s.Endpoints[0].Addresses) != 1 || s.Endpoints[0].Addresses[0] != "10.50.0.1" {
+			t.Errorf("endpoints %+v, want the gateway 10.50.0.1 of --cluster-cidr 10.50.0.0/16's first subnet", s.Endpoints)
+		}
+	})
+
 	t.Run("DeletedNodeLosesItsRoute", func(t *testing.T) {
 		if err := c.Client.CoreV1().Nodes().Delete(ctx, "skiff-e2e-peer", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
