@@ -64,6 +64,8 @@ type Config struct {
 	PodCIDR         string
 	// DisableProxy turns off the service proxy (the skiff-proxy nftables table) that runs with the agent.
 	DisableProxy bool
+	// DisableNetworkPolicy turns off NetworkPolicy enforcement (the inet skiff-policy nftables table).
+	DisableNetworkPolicy bool
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"skiff/internal/network/policy"
+)
+
+// startNetworkPolicy runs the NetworkPolicy controller of this node (the inet skiff-policy table). With
+// dnsForPods, the node's DNS server behind the kube-dns Service is governed by egress rules as the kube-dns
+// pods of an upstream cluster would be (see package policy).
+func startNetworkPolicy(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string, dnsForPods bool) error {
+	pc := policy.Config{NodeName: nodeName}
+	if dnsForPods {
+		addr, err := dnsPodsAddress(cfg)
+		if err != nil {
+			return err
+		}
+		ep, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return fmt.Errorf("cluster DNS address for pods: %w", err)
+		}
+		svcIP, err := netip.ParseAddr(cfg.ClusterDNS)
+		if err != nil {
+			return fmt.Errorf("--cluster-dns: %w", err)
+		}
+		pc.DNS = &policy.DNS{ServiceIP: svcIP, Endpoint: ep, Namespace: metav1.NamespaceSystem, Labels: map[string]string{"k8s-app": "kube-dns"}}
+	}
+	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-network-policy", 50))
+	if err != nil {
+		return err
+	}
+	go policy.New(client, pc).Run(ctx)
+	return nil
+}
