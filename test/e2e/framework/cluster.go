@@ -150,6 +150,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 			_ = exec.Command("ip", "link", "del", "skiff0").Run()
 			// The service proxy leaves its table on exit (as upstream, for restarts): remove it here.
 			_ = exec.Command("nft", "delete", "table", "ip", "skiff-proxy").Run()
+			// Likewise the NetworkPolicy table (kept on exit so pods stay isolated while skiff restarts).
+			_ = exec.Command("nft", "delete", "table", "inet", "skiff-policy").Run()
 			_ = agentLock.Close() // releases the lock
 		}
 		if t.Failed() {
