@@ -76,7 +76,14 @@ type Port struct {
 
 // Build computes the model. It is pure: the same input gives the same model.
 func Build(in Input) Model {
-	b := builder{in: in, ingress: map[netip.Addr]*Target{}, egress: map[netip.Addr]*Target{}}
+	b := builder{in: in, ingress: map[netip.Addr]*Target{}, egress: map[netip.Addr]*Target{}, byNS: map[string][]Pod{}, memo: map[string]memoPeers{}}
+	for _, p := range in.Pods {
+		if b.byNS[p.Namespace] == nil {
+			b.nsNames = append(b.nsNames, p.Namespace)
+		}
+		b.byNS[p.Namespace] = append(b.byNS[p.Namespace], p)
+	}
+	slices.Sort(b.nsNames)
 	pols := slices.Clone(in.Policies)
 	slices.SortFunc(pols, func(a, b *networkingv1.NetworkPolicy) int {
 		if a.Namespace != b.Namespace {
@@ -97,6 +104,33 @@ func Build(in Input) Model {
 type builder struct {
 	in              Input
 	ingress, egress map[netip.Addr]*Target
+	byNS            map[string][]Pod // pods by namespace
+	nsNames         []string         // byNS's keys, sorted
+	memo            map[string]memoPeers
+}
+
+// memoPeers keeps what a list of peers selects: policies often repeat the same peers.
+type memoPeers struct {
+	ps    peerSet
+	addrs AddrSet
+	any   bool
+}
+
+// peers compiles a rule's peers and returns the addresses they select (any: no peers, everything).
+func (b *builder) peers(ns string, peers []networkingv1.NetworkPolicyPeer) (peerSet, AddrSet, bool) {
+	var key strings.Builder
+	key.WriteString(ns)
+	for i := range peers {
+		key.WriteByte(0)
+		key.WriteString(peers[i].String())
+	}
+	if m, ok := b.memo[key.String()]; ok {
+		return m.ps, m.addrs, m.any
+	}
+	ps := compilePeers(ns, peers)
+	addrs, any := b.addrs(ps)
+	b.memo[key.String()] = memoPeers{ps, addrs, any}
+	return ps, addrs, any
 }
 
 func (b *builder) policy(p *networkingv1.NetworkPolicy) {
@@ -105,8 +139,8 @@ func (b *builder) policy(p *networkingv1.NetworkPolicy) {
 		return // validation refuses such selectors
 	}
 	var targets []Pod
-	for _, pod := range b.in.Pods {
-		if pod.Local && pod.Namespace == p.Namespace && sel.Matches(labels.Set(pod.Labels)) {
+	for _, pod := range b.byNS[p.Namespace] {
+		if pod.Local && sel.Matches(labels.Set(pod.Labels)) {
 			targets = append(targets, pod)
 		}
 	}
@@ -126,7 +160,7 @@ func (b *builder) policy(p *networkingv1.NetworkPolicy) {
 	}
 	if ingress {
 		for _, r := range p.Spec.Ingress {
-			peers, any := b.peers(p.Namespace, r.From)
+			_, peers, any := b.peers(p.Namespace, r.From)
 			for _, t := range targets {
 				tg := target(b.ingress, t)
 				ports, anyPort := resolvePorts(r.Ports, t.Ports)
@@ -158,7 +192,7 @@ func policyTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
 }
 
 func (b *builder) egressRule(ns string, r networkingv1.NetworkPolicyEgressRule) []Rule {
-	peers, any := b.peers(ns, r.To)
+	ps, peers, any := b.peers(ns, r.To)
 	var out []Rule
 	// Numeric ports (and protocol-only entries) apply to every peer.
 	var numeric []networkingv1.NetworkPolicyPort
@@ -180,7 +214,7 @@ func (b *builder) egressRule(ns string, r networkingv1.NetworkPolicyEgressRule) 
 	if len(named) > 0 {
 		byPort := map[Port]AddrSet{}
 		var order []Port
-		for _, pod := range b.peerPods(ns, r.To) {
+		for _, pod := range b.peerPods(ps) {
 			ports, _ := resolvePorts(named, pod.Ports)
 			for _, pt := range ports {
 				if _, seen := byPort[pt]; !seen {
@@ -193,7 +227,7 @@ func (b *builder) egressRule(ns string, r networkingv1.NetworkPolicyEgressRule) 
 			out = append(out, Rule{Peers: Union(byPort[pt]), Ports: []Port{pt}})
 		}
 	}
-	if dns := b.in.DNS; dns != nil && b.selectsDNS(ns, r.To) {
+	if dns := b.in.DNS; dns != nil && b.selectsDNS(ps) {
 		// The DNS server is reached on its real port after the proxy's DNAT; the policy names the Service's.
 		var ports []Port
 		for _, pr := range []struct {
@@ -211,75 +245,102 @@ func (b *builder) egressRule(ns string, r networkingv1.NetworkPolicyEgressRule) 
 	return out
 }
 
-// peers returns the addresses the peers select; any is true when there are no peers (everything).
-func (b *builder) peers(ns string, peers []networkingv1.NetworkPolicyPeer) (AddrSet, bool) {
-	if len(peers) == 0 {
-		return nil, true
-	}
-	var sets []AddrSet
+// peerSet is a rule's peers with their selectors parsed once.
+type peerSet struct {
+	any    bool    // no peers: everything
+	blocks AddrSet // the ipBlocks less their exceptions
+	sels   []peerSelector
+}
+
+// peerSelector chooses pods: in the policy's namespace (nsSel nil) or in the namespaces nsSel matches;
+// those podSel matches (nil: all).
+type peerSelector struct {
+	ns            string
+	nsSel, podSel labels.Selector
+}
+
+func compilePeers(ns string, peers []networkingv1.NetworkPolicyPeer) peerSet {
+	ps := peerSet{any: len(peers) == 0}
+	var blocks []AddrSet
 	for _, peer := range peers {
 		if peer.IPBlock != nil {
-			sets = append(sets, ipBlock(peer.IPBlock))
+			blocks = append(blocks, ipBlock(peer.IPBlock))
+			continue
 		}
+		s := peerSelector{ns: ns}
+		var err error
+		if peer.NamespaceSelector != nil {
+			if s.nsSel, err = metav1.LabelSelectorAsSelector(peer.NamespaceSelector); err != nil {
+				continue // validation refuses such selectors
+			}
+		}
+		if peer.PodSelector != nil {
+			if s.podSel, err = metav1.LabelSelectorAsSelector(peer.PodSelector); err != nil {
+				continue
+			}
+		}
+		ps.sels = append(ps.sels, s)
 	}
-	for _, pod := range b.peerPods(ns, peers) {
+	ps.blocks = Union(blocks...)
+	return ps
+}
+
+func (s peerSelector) selectsNamespace(name string, nsLabels map[string]string) bool {
+	if s.nsSel == nil {
+		return name == s.ns
+	}
+	return s.nsSel.Matches(labels.Set(nsLabels))
+}
+
+func (s peerSelector) selects(ns string, nsLabels, podLabels map[string]string) bool {
+	return s.selectsNamespace(ns, nsLabels) && (s.podSel == nil || s.podSel.Matches(labels.Set(podLabels)))
+}
+
+// addrs returns the addresses the peers select; any is true when there are no peers (everything).
+func (b *builder) addrs(ps peerSet) (AddrSet, bool) {
+	if ps.any {
+		return nil, true
+	}
+	sets := []AddrSet{ps.blocks}
+	for _, pod := range b.peerPods(ps) {
 		sets = append(sets, single(pod.IP))
 	}
 	return Union(sets...), false
 }
 
-// peerPods returns the pods the peers' selectors choose (all pods when there are no peers).
-func (b *builder) peerPods(ns string, peers []networkingv1.NetworkPolicyPeer) []Pod {
+// peerPods returns the pods the peers' selectors choose (all pods when there are no peers), in a stable
+// order; a pod two selectors choose comes twice.
+func (b *builder) peerPods(ps peerSet) []Pod {
+	if ps.any {
+		return b.in.Pods
+	}
 	var out []Pod
-	for _, pod := range b.in.Pods {
-		if len(peers) == 0 {
-			out = append(out, pod)
-			continue
-		}
-		for _, peer := range peers {
-			if b.selects(ns, peer, pod.Namespace, pod.Labels) {
-				out = append(out, pod)
-				break
+	for _, s := range ps.sels {
+		for _, ns := range b.nsNames {
+			if !s.selectsNamespace(ns, b.in.Namespaces[ns]) {
+				continue
+			}
+			for _, pod := range b.byNS[ns] {
+				if s.podSel == nil || s.podSel.Matches(labels.Set(pod.Labels)) {
+					out = append(out, pod)
+				}
 			}
 		}
 	}
 	return out
 }
 
-// selects says whether a peer of a policy in ns chooses a pod in podNS with podLabels by its selectors.
-func (b *builder) selects(ns string, peer networkingv1.NetworkPolicyPeer, podNS string, podLabels map[string]string) bool {
-	if peer.IPBlock != nil {
-		return false
-	}
-	if peer.NamespaceSelector == nil {
-		if podNS != ns {
-			return false
-		}
-	} else if !matches(peer.NamespaceSelector, b.in.Namespaces[podNS]) {
-		return false
-	}
-	return peer.PodSelector == nil || matches(peer.PodSelector, podLabels)
-}
-
-func (b *builder) selectsDNS(ns string, peers []networkingv1.NetworkPolicyPeer) bool {
+func (b *builder) selectsDNS(ps peerSet) bool {
 	dns := b.in.DNS
-	if len(peers) == 0 {
+	if ps.any || ps.blocks.Contains(dns.ServiceIP) {
 		return true
 	}
-	for _, peer := range peers {
-		if peer.IPBlock != nil && ipBlock(peer.IPBlock).Contains(dns.ServiceIP) {
-			return true
-		}
-		if b.selects(ns, peer, dns.Namespace, dns.Labels) {
+	for _, s := range ps.sels {
+		if s.selects(dns.Namespace, b.in.Namespaces[dns.Namespace], dns.Labels) {
 			return true
 		}
 	}
 	return false
-}
-
-func matches(s *metav1.LabelSelector, set map[string]string) bool {
-	sel, err := metav1.LabelSelectorAsSelector(s)
-	return err == nil && sel.Matches(labels.Set(set))
 }
 
 // ipBlock returns the block's IPv4 addresses less its exceptions (IPv6 blocks are not enforced).
