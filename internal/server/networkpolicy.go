@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"os/exec"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -15,7 +17,21 @@ import (
 // startNetworkPolicy runs the NetworkPolicy controller of this node (the inet skiff-policy table). With
 // dnsForPods, the node's DNS server behind the kube-dns Service is governed by egress rules as the kube-dns
 // pods of an upstream cluster would be (see package policy).
+//
+// With --disable-network-policy it only removes a table an earlier run left, so no pod stays isolated.
 func startNetworkPolicy(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string, dnsForPods bool) error {
+	if cfg.DisableNetworkPolicy {
+		if _, err := exec.LookPath("nft"); err == nil {
+			if err := policy.DeleteTable(ctx); err != nil {
+				slog.Warn("network policy disabled, but its table could not be removed", "table", "inet "+policy.Table, "err", err)
+			}
+		}
+		return nil
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		slog.Warn("NetworkPolicies are not enforced: no nft tool", "err", err)
+		return nil
+	}
 	pc := policy.Config{NodeName: nodeName}
 	if dnsForPods {
 		addr, err := dnsPodsAddress(cfg)

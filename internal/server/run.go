@@ -277,10 +277,8 @@ func Run(ctx context.Context, cfg Config) error {
 					return err
 				}
 			}
-			if !cfg.DisableNetworkPolicy {
-				if err := startNetworkPolicy(runCtx, cfg, loopback, hostName, dnsForPods); err != nil {
-					return err
-				}
+			if err := startNetworkPolicy(runCtx, cfg, loopback, hostName, dnsForPods); err != nil {
+				return err
 			}
 		case <-ctx.Done():
 			return shutdown(srv)
