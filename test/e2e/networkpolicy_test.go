@@ -19,7 +19,8 @@ import (
 )
 
 // TestNetworkPolicy sends real traffic between pods on the node while NetworkPolicies come and go: a
-// default-deny ingress blocks every client (but not the host, so the readiness probe keeps passing), an
+// default-deny ingress blocks every client (but not the host, so the readiness probe keeps passing, nor a
+// pod reaching itself through its Service), an
 // allow rule by label opens exactly that client's path, a namespaceSelector opens another namespace, an
 // ipBlock with except opens the pod network but one client, an egress deny blocks a client's traffic and
 // its DNS until a policy allows the kube-dns pods, and deleting the policies restores everything.
@@ -45,7 +46,7 @@ spec:
   - name: main
     image: docker.io/library/busybox:1.36
     imagePullPolicy: Never
-    command: ["sleep", "3600"]
+    command: ["sh", "-c", "mkdir /www && hostname > /www/hostname && httpd -p 8080 -h /www && exec sleep 3600"]
 `, name, ns, role)
 	}
 	kubectlIn(t, c, `apiVersion: v1
@@ -79,6 +80,15 @@ spec:
   selector: {app: web}
   ports:
   - {name: http, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: allowed
+spec:
+  selector: {role: allowed}
+  ports:
+  - {port: 80, targetPort: 8080}
 `+client("default", "allowed", "allowed")+client("default", "denied", "denied")+client("other", "outsider", "outsider"), "apply", "-f", "-")
 
 	podIP := func(ns, name string) string {
@@ -161,6 +171,14 @@ spec:
 			t.Fatalf("host to pod under default deny: %v", err)
 		}
 		resp.Body.Close()
+		// A pod always reaches itself, here through its own Service (hairpin).
+		svc, err := c.Client.CoreV1().Services("default").Get(ctx, "allowed", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reach("default", "allowed", "http://"+svc.Spec.ClusterIP+"/hostname") {
+			t.Fatal("a pod could not reach itself through its Service under default deny")
+		}
 		// expect took several probe periods (1 s) under the policy.
 		p, err := c.Client.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {

@@ -188,6 +188,16 @@ func TestBuild(t *testing.T) {
 			})},
 			flows: []want{out(flow{client, "10.42.0.2", "", 8080}), outDenied(flow{client, "10.42.0.2", "", 9090}), out(flow{client, "10.42.0.3", "", 9090}),
 				outDenied(flow{client, "1.1.1.1", "", 8080})}},
+		{name: "egress named port never matches an ipBlock",
+			policies: []*networkingv1.NetworkPolicy{np("eg", sel("role", "client"), func(s *networkingv1.NetworkPolicySpec) {
+				s.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}}}, Ports: []networkingv1.NetworkPolicyPort{named("http")}}}
+			})},
+			flows: []want{outDenied(flow{client, "10.42.0.2", "", 8080}), outDenied(flow{client, "10.1.2.3", "", 8080})}},
+		{name: "empty namespaceSelector: every pod of every namespace",
+			policies: []*networkingv1.NetworkPolicy{np("all-ns", sel("app", "web"), func(s *networkingv1.NetworkPolicySpec) {
+				s.Ingress = from(networkingv1.NetworkPolicyPeer{NamespaceSelector: sel()})
+			})},
+			flows: []want{in(flow{web, "10.42.0.6", "", 80}), in(flow{web, "10.42.1.2", "", 80}), inDenied(flow{web, "1.1.1.1", "", 80})}},
 		{name: "egress ipBlock",
 			policies: []*networkingv1.NetworkPolicy{np("eg", sel("role", "client"), func(s *networkingv1.NetworkPolicySpec) {
 				s.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
