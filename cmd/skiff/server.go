@@ -65,6 +65,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.DNSUpstreamResolvConf, "dns-upstream-resolv-conf", "/etc/resolv.conf", "resolv.conf whose nameservers (ip, or ip:port) answer names outside the cluster domain")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
 	f.BoolVar(&cfg.DisableProxy, "disable-proxy", false, "do not run the service proxy (nftables table ip skiff-proxy) with the node agent")
+	f.BoolVar(&cfg.DisableNetworkPolicy, "disable-network-policy", false, "do not enforce NetworkPolicies (nftables table inet skiff-policy) with the node agent")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")
 	f.StringToStringVar(&cfg.NodeLabels, "node-labels", nil, "labels to add to the node (k=v,...)")

@@ -70,6 +70,8 @@ type Config struct {
 	NodeCIDRMaskSize int
 	// PodNetworkBackend connects nodes' pod subnets: vxlan, host-gw or none.
 	PodNetworkBackend string
+	// DisableNetworkPolicy turns off NetworkPolicy enforcement (the inet skiff-policy nftables table).
+	DisableNetworkPolicy bool
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string

@@ -81,7 +81,8 @@ func (pn podNetwork) podsNet() netip.Prefix {
 
 // onPodCIDR is the agent's hook once its pod subnet is known: with a DNS server and the proxy, pods get the
 // cluster DNS on the subnet's gateway (see clusterdns.go). It returns the nameservers for ClusterFirst pods.
-func onPodCIDR(cfg Config, client kubernetes.Interface, dns *clusterdns.Server, nodeName string) func(context.Context, netip.Prefix) ([]string, error) {
+// When pods are served, *podsDNSAddr is set to where their DNS traffic lands (read after the agent is ready).
+func onPodCIDR(cfg Config, client kubernetes.Interface, dns *clusterdns.Server, nodeName string, podsDNSAddr *string) func(context.Context, netip.Prefix) ([]string, error) {
 	return func(ctx context.Context, podCIDR netip.Prefix) ([]string, error) {
 		podDNS := clusterDNS(cfg)
 		if dns == nil || !servesPods(cfg) {
@@ -90,9 +91,10 @@ func onPodCIDR(cfg Config, client kubernetes.Interface, dns *clusterdns.Server, 
 			}
 			return nil, nil // the default --cluster-dns only helps when this node serves it
 		}
-		err := servePodsDNS(ctx, cfg, client, dns, podCIDR, nodeName)
+		addr, err := servePodsDNS(ctx, cfg, client, dns, podCIDR, nodeName)
 		switch {
 		case err == nil:
+			*podsDNSAddr = addr
 			return podDNS, nil
 		case cfg.ClusterDNSExplicit && cfg.DNSListenExplicit:
 			return nil, err
@@ -107,16 +109,16 @@ func onPodCIDR(cfg Config, client kubernetes.Interface, dns *clusterdns.Server, 
 }
 
 // servePodsDNS makes the DNS server answer on the pod gateway and points the kube-dns Service there.
-func servePodsDNS(ctx context.Context, cfg Config, client kubernetes.Interface, dns *clusterdns.Server, podCIDR netip.Prefix, nodeName string) error {
+func servePodsDNS(ctx context.Context, cfg Config, client kubernetes.Interface, dns *clusterdns.Server, podCIDR netip.Prefix, nodeName string) (string, error) {
 	addr, err := dnsPodsAddress(cfg, podCIDR)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := dns.ListenPods(addr); err != nil {
-		return err
+		return "", err
 	}
 	if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil {
-		return fmt.Errorf("the kube-dns Service: %w", err)
+		return "", fmt.Errorf("the kube-dns Service: %w", err)
 	}
-	return nil
+	return addr, nil
 }

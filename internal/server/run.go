@@ -255,10 +255,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
+		var podsDNSAddr string // set by the agent's OnPodCIDR hook before it reports ready
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
-			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName),
+			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
 			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
@@ -273,6 +274,9 @@ func Run(ctx context.Context, cfg Config) error {
 				if err := startProxy(runCtx, loopback, hostName, podNet.podsNet()); err != nil {
 					return err
 				}
+			}
+			if err := startNetworkPolicy(runCtx, cfg, loopback, hostName, podsDNSAddr); err != nil {
+				return err
 			}
 		case <-ctx.Done():
 			return shutdown(srv)

@@ -154,6 +154,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 			_ = exec.Command("nft", "delete", "table", "ip", "skiff-podnet").Run()
 			_ = exec.Command("ip", "link", "del", "skiff.vxlan").Run()
 			_ = exec.Command("ip", "route", "flush", "proto", "90").Run()
+			// Likewise the NetworkPolicy table (kept on exit so pods stay isolated while skiff restarts).
+			_ = exec.Command("nft", "delete", "table", "inet", "skiff-policy").Run()
 			_ = agentLock.Close() // releases the lock
 		}
 		if t.Failed() {
