@@ -53,7 +53,9 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*mdns.Server
 	// errc is non-nil while Serve runs: listeners added then start at once and report here.
-	errc    chan error
+	errc chan error
+	// stopped is set when Serve has ended: no more listeners.
+	stopped bool
 	udpAddr net.Addr
 	tcpAddr net.Addr
 }
@@ -166,7 +168,8 @@ func (s *Server) Listen(addr string) error {
 
 // ListenPods also answers on addr (UDP and TCP), an address that may not exist yet: the pods' gateway on
 // the node bridge, which appears with the first pod (IP_FREEBIND binds before it does). Pods reach the
-// cluster DNS Service IP there, through the service proxy. Call after Listen, before Serve.
+// cluster DNS Service IP there, through the service proxy. Call after Listen; while Serve runs, the new
+// listener is served at once; after Serve has ended it is refused.
 func (s *Server) ListenPods(addr string) error {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -188,6 +191,11 @@ func (s *Server) ListenPods(addr string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		pc.Close()
+		ln.Close()
+		return errors.New("cluster DNS: server stopped")
+	}
 	s.fwd.avoid(pc.LocalAddr().(*net.UDPAddr))
 	added := []*mdns.Server{{PacketConn: pc, Handler: s, UDPSize: 65535}, {Listener: ln, Handler: s}}
 	s.servers = append(s.servers, added...)
@@ -227,10 +235,19 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	servers := s.servers
-	s.errc = nil
+	s.errc, s.stopped = nil, true
 	s.mu.Unlock()
 	for _, srv := range servers {
-		_ = srv.Shutdown()
+		if srv.Shutdown() != nil {
+			// Not started yet (its goroutine has not reached ActivateAndServe): close its sockets, which
+			// also ends a serve that starts after all.
+			if srv.PacketConn != nil {
+				srv.PacketConn.Close()
+			}
+			if srv.Listener != nil {
+				srv.Listener.Close()
+			}
+		}
 	}
 	return err
 }

@@ -101,13 +101,18 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	agent := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Labels: cfg.Labels, Taints: cfg.Taints, MaxPods: cfg.MaxPods,
 		Reserved: cfg.Reserved, EvictionHard: cfg.EvictionHard, DataDir: cfg.DataDir, RuntimeVersion: runtimeVersion, KubeletVersion: cfg.KubeletVersion,
 		KubeletPort: int32(cfg.Port), PodCIDR: cfg.PodCIDR})
+	// Not ready (as upstream's kubelet with no CNI config yet) until the pod network and runtime are up; the
+	// heartbeat runs from registration on, however long the pod subnet takes.
+	agent.SetNotReady("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:waiting for the node's pod CIDR")
 	if err := agent.Register(ctx); err != nil {
 		return fail(err)
 	}
+	go agent.Run(ctx)
 	podCIDR, err := agent.WaitPodCIDR(ctx, 250*time.Millisecond)
 	if err != nil {
 		return fail(err)
 	}
+	agent.SetPodCIDR(podCIDR.String())
 	slog.Info("pod network", "node", agent.Name(), "podCIDR", podCIDR.String())
 	clusterDNS := cfg.ClusterDNS
 	if cfg.OnPodCIDR != nil {
@@ -131,6 +136,9 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 			return fail(err)
 		}
 		defer ctrd.Stop()
+		if err := containerd.EnsureBridgeSubnet("skiff0", podCIDR); err != nil {
+			return fail(err)
+		}
 		if err := containerd.WriteBridgeConfig(ctrd.CNIConfDir(), "skiff0", podCIDR.String(), filepath.Join(agentDir, "cni", "ipam")); err != nil {
 			return fail(err)
 		}
@@ -163,8 +171,8 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 			}
 		}()
 	}
+	agent.SetNotReady("")
 	ready <- nil
-	go agent.Run(ctx)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -79,6 +80,10 @@ func bootstrapDNSService(ctx context.Context, client kubernetes.Interface, ip, p
 	}
 	slices := client.DiscoveryV1().EndpointSlices(metav1.NamespaceSystem)
 	if cur, err := slices.Get(ctx, slice.Name, metav1.GetOptions{}); err == nil {
+		if apiequality.Semantic.DeepEqual([]any{cur.Endpoints, cur.Ports, cur.Labels, cur.OwnerReferences},
+			[]any{slice.Endpoints, slice.Ports, slice.Labels, slice.OwnerReferences}) {
+			return nil
+		}
 		cur.Endpoints, cur.Ports, cur.Labels, cur.OwnerReferences = slice.Endpoints, slice.Ports, slice.Labels, slice.OwnerReferences
 		_, err = slices.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"})
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,9 @@ func parsePodNetwork(cfg Config) (podNetwork, error) {
 	if cfg.ClusterCIDR != "" {
 		if pn.cluster, err = netip.ParsePrefix(cfg.ClusterCIDR); err != nil {
 			return pn, fmt.Errorf("--cluster-cidr: %w", err)
+		}
+		if !pn.cluster.Addr().Is4() {
+			return pn, fmt.Errorf("--cluster-cidr %s: only IPv4 pod networks are supported so far", cfg.ClusterCIDR)
 		}
 		if _, err := nodeipam.NewCIDRSet(pn.cluster, cfg.NodeCIDRMaskSize); err != nil {
 			return pn, fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
@@ -56,6 +60,10 @@ func parsePodNetwork(cfg Config) (podNetwork, error) {
 // startOverlay connects this node to the other nodes' pod subnets (--pod-network-backend).
 func startOverlay(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string) error {
 	if cfg.PodNetworkBackend == "none" || cfg.PodNetworkBackend == "" {
+		// What an earlier run with an overlay left would route other nodes' subnets nowhere.
+		if err := overlay.RemoveAll(overlay.DefaultDevice); err != nil {
+			slog.Warn("removing the pod network overlay", "err", err)
+		}
 		return nil
 	}
 	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-overlay", 20))
@@ -68,6 +76,14 @@ func startOverlay(ctx context.Context, cfg Config, loopback *rest.Config, nodeNa
 		}
 	}()
 	return nil
+}
+
+// staticString is --pod-cidr in canonical form ("" when not set).
+func (pn podNetwork) staticString() string {
+	if !pn.static.IsValid() {
+		return ""
+	}
+	return pn.static.String()
 }
 
 // podsNet is what the service proxy counts as pod traffic: the cluster CIDR, or this node's subnet when
@@ -120,5 +136,18 @@ func servePodsDNS(ctx context.Context, cfg Config, client kubernetes.Interface, 
 	if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil {
 		return "", fmt.Errorf("the kube-dns Service: %w", err)
 	}
+	// Kept in place: the slice goes with its Node (a deleted and re-registered Node, a removed Service).
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(30 * time.Second):
+			}
+			if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil && ctx.Err() == nil {
+				slog.Warn("the kube-dns Service and this node's endpoint", "err", err)
+			}
+		}
+	}()
 	return addr, nil
 }

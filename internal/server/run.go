@@ -258,7 +258,7 @@ func Run(ctx context.Context, cfg Config) error {
 		var podsDNSAddr string // set by the agent's OnPodCIDR hook before it reports ready
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
-			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: cfg.PodCIDR,
+			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
 			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
 			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)

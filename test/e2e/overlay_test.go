@@ -183,4 +183,26 @@ spec:
 			return nil
 		})
 	})
+
+	// A deleted Node comes back (its agent re-registers it) with the subnet its pods use, not a new one, and
+	// with its cluster DNS endpoint.
+	t.Run("DeletedNodeComesBackWithItsSubnet", func(t *testing.T) {
+		if err := c.Client.CoreV1().Nodes().Delete(ctx, "skiff-e2e", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, func() error {
+			n, err := c.Client.CoreV1().Nodes().Get(ctx, "skiff-e2e", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if n.Spec.PodCIDR != selfCIDR {
+				return fmt.Errorf("re-registered with podCIDR %q, want %s", n.Spec.PodCIDR, selfCIDR)
+			}
+			return nil
+		})
+		eventually(t, 60*time.Second, func() error {
+			_, err := c.Client.DiscoveryV1().EndpointSlices("kube-system").Get(ctx, "kube-dns-skiff-e2e", metav1.GetOptions{})
+			return err
+		})
+	})
 }

@@ -112,7 +112,7 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 	default:
 		// The subnet stays in flight for this node: the retry patches the same one. A patch that did land
 		// (the answer was lost) is then a no-op, never a second subnet.
-		c.recorder.Eventf(node, corev1.EventTypeWarning, "CIDRAssignmentFailed", "Node %s status is now: CIDRAssignmentFailed", name)
+		c.recorder.Eventf(node, corev1.EventTypeNormal, "CIDRAssignmentFailed", "Node %s status is now: CIDRAssignmentFailed", name)
 		return fmt.Errorf("node %s: set pod CIDR %s: %w", name, cidr, err)
 	}
 }

@@ -2,8 +2,12 @@ package containerd
 
 import (
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+
+	"github.com/vishvananda/netlink"
 )
 
 // CNIConfDir returns the directory containerd reads pod network configurations from.
@@ -38,4 +42,26 @@ func WriteBridgeConfig(confDir, bridge, subnet, ipamDataDir string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// EnsureBridgeSubnet removes the pod bridge when it carries an address outside podCIDR: the node's pod subnet
+// changed (a re-created Node, a different --pod-cidr), and the bridge plugin would refuse every new pod on it.
+// Pods still attached to the old bridge lose their network; their addresses were not this node's anymore.
+func EnsureBridgeSubnet(bridge string, podCIDR netip.Prefix) error {
+	link, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return nil // no bridge yet: the first pod creates it
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && !podCIDR.Contains(ip.Unmap()) {
+			slog.Warn("pod bridge has an address outside this node's pod subnet; removing it", "bridge", bridge, "address", a.IPNet.String(), "podCIDR", podCIDR.String())
+			return netlink.LinkDel(link)
+		}
+	}
+	return nil
 }

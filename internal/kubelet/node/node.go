@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -94,12 +96,39 @@ type Agent struct {
 	lastReport time.Time
 	// lastPressure is when each pressure condition's threshold was last seen crossed.
 	lastPressure map[corev1.NodeConditionType]time.Time
+
+	mu sync.Mutex
+	// notReady, when set, is why the node is not ready yet (Ready=False, reason KubeletNotReady).
+	notReady string
+	// podCIDR is the pod subnet this node's network was built for: a Node re-created after a delete gets it
+	// back rather than a new one its pods do not have.
+	podCIDR string
+	wake    chan struct{}
+}
+
+// SetNotReady makes the node report Ready=False with msg as the reason ("" reports Ready again); the status
+// is written at once when Run runs.
+func (a *Agent) SetNotReady(msg string) {
+	a.mu.Lock()
+	a.notReady = msg
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetPodCIDR records the pod subnet the node's network uses (see Agent.podCIDR).
+func (a *Agent) SetPodCIDR(cidr string) {
+	a.mu.Lock()
+	a.podCIDR = cidr
+	a.mu.Unlock()
 }
 
 // New returns an agent for cfg.
 func New(client kubernetes.Interface, cfg Config) *Agent {
 	cfg.defaults()
-	return &Agent{cfg: cfg, client: client, lastPressure: map[corev1.NodeConditionType]time.Time{}}
+	return &Agent{cfg: cfg, client: client, lastPressure: map[corev1.NodeConditionType]time.Time{}, podCIDR: cfg.PodCIDR, wake: make(chan struct{}, 1)}
 }
 
 // desiredStatus computes the node status from the machine.
@@ -144,7 +173,7 @@ func (a *Agent) desiredStatus(now metav1.Time) (corev1.NodeStatus, error) {
 				"KubeletHasDiskPressure", "kubelet has disk pressure"),
 			pressure(corev1.NodePIDPressure, "KubeletHasSufficientPID", "kubelet has sufficient PID available",
 				"KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
-			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+			a.readyCondition(cond),
 		},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: readTrim("/etc/machine-id"), SystemUUID: readTrim("/sys/class/dmi/id/product_uuid"),
@@ -168,7 +197,10 @@ func (a *Agent) Register(ctx context.Context) error {
 		labels[k] = v
 	}
 	nodes := a.client.CoreV1().Nodes()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: a.cfg.Taints, PodCIDR: a.cfg.PodCIDR}, Status: status}
+	a.mu.Lock()
+	podCIDR := a.podCIDR
+	a.mu.Unlock()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: corev1.NodeSpec{Taints: a.cfg.Taints, PodCIDR: podCIDR}, Status: status}
 	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	switch {
 	case err == nil:
@@ -177,25 +209,31 @@ func (a *Agent) Register(ctx context.Context) error {
 	case !apierrors.IsAlreadyExists(err):
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
 	}
-	existing, err := nodes.Get(ctx, a.cfg.Name, metav1.GetOptions{})
-	if err != nil {
+	// The controller manager may write the Node meanwhile (nodeipam setting spec.podCIDR): retry conflicts.
+	var existing *corev1.Node
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := nodes.Get(ctx, a.cfg.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		for k, v := range labels {
+			cur.Labels[k] = v
+		}
+		switch {
+		case podCIDR == "":
+		case cur.Spec.PodCIDR == "":
+			cur.Spec.PodCIDR, cur.Spec.PodCIDRs = podCIDR, []string{podCIDR}
+		case cur.Spec.PodCIDR != podCIDR:
+			// spec.podCIDR is immutable: the node keeps the one it has.
+			slog.Warn("node already has another pod CIDR; keeping it", "node", a.cfg.Name, "podCIDR", cur.Spec.PodCIDR, "requested", podCIDR)
+		}
+		existing, err = nodes.Update(ctx, cur, metav1.UpdateOptions{})
 		return err
-	}
-	if existing.Labels == nil {
-		existing.Labels = map[string]string{}
-	}
-	for k, v := range labels {
-		existing.Labels[k] = v
-	}
-	switch {
-	case a.cfg.PodCIDR == "":
-	case existing.Spec.PodCIDR == "":
-		existing.Spec.PodCIDR, existing.Spec.PodCIDRs = a.cfg.PodCIDR, []string{a.cfg.PodCIDR}
-	case existing.Spec.PodCIDR != a.cfg.PodCIDR:
-		// spec.podCIDR is immutable: the node keeps the one it has.
-		slog.Warn("node already has another pod CIDR; keeping it", "node", a.cfg.Name, "podCIDR", existing.Spec.PodCIDR, "requested", a.cfg.PodCIDR)
-	}
-	if existing, err = nodes.Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("update node %s: %w", a.cfg.Name, err)
 	}
 	return a.writeStatus(ctx, existing, status)
@@ -232,6 +270,16 @@ func statusChanged(a, b corev1.NodeStatus) bool {
 	return !apiequality.Semantic.DeepEqual(strip(a), strip(b))
 }
 
+// readyCondition is Ready=True unless SetNotReady said otherwise.
+func (a *Agent) readyCondition(cond func(corev1.NodeConditionType, corev1.ConditionStatus, string, string) corev1.NodeCondition) corev1.NodeCondition {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.notReady != "" {
+		return cond(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", a.notReady)
+	}
+	return cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status")
+}
+
 // Run renews the heartbeat Lease every LeaseInterval and rewrites the status when it changes or is due,
 // until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
@@ -248,6 +296,7 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-a.wake:
 		}
 	}
 }

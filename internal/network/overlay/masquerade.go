@@ -18,7 +18,9 @@ const MasqueradeTable = "skiff-podnet"
 // whole in one transaction.
 func MasqueradeScript(podCIDR, clusterCIDR netip.Prefix) string {
 	keep := []string{podCIDR.Masked().String(), "224.0.0.0/4"}
-	if clusterCIDR.IsValid() && clusterCIDR.Addr().Is4() {
+	if clusterCIDR.IsValid() && clusterCIDR.Addr().Is4() && !clusterCIDR.Contains(podCIDR.Addr()) {
+		keep = append([]string{clusterCIDR.Masked().String()}, keep...) // a hand-set subnet outside the cluster's
+	} else if clusterCIDR.IsValid() && clusterCIDR.Addr().Is4() {
 		keep[0] = clusterCIDR.Masked().String()
 	}
 	var b strings.Builder

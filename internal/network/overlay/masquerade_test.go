@@ -18,6 +18,11 @@ func TestMasqueradeScript(t *testing.T) {
 	if !strings.Contains(got, "ip saddr 10.42.3.0/24 ip daddr != { 10.42.3.0/24, 224.0.0.0/4 } masquerade") {
 		t.Fatalf("script:\n%s", got)
 	}
+	// A hand-set subnet outside the cluster CIDR stays pod network too.
+	if got := MasqueradeScript(netip.MustParsePrefix("192.168.77.0/24"), netip.MustParsePrefix("10.42.0.0/16")); !strings.Contains(got,
+		"ip saddr 192.168.77.0/24 ip daddr != { 10.42.0.0/16, 192.168.77.0/24, 224.0.0.0/4 } masquerade") {
+		t.Fatalf("script:\n%s", got)
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("nft -c needs root")
 	}

@@ -15,6 +15,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
+// DefaultDevice is the VXLAN device's name.
+const DefaultDevice = "skiff.vxlan"
+
 // Config configures the overlay on one node.
 type Config struct {
 	NodeName string
@@ -33,7 +36,7 @@ func (c *Config) defaults() {
 		c.Backend = VXLAN
 	}
 	if c.Device == "" {
-		c.Device = "skiff.vxlan"
+		c.Device = DefaultDevice
 	}
 	if c.VNI == 0 {
 		c.VNI = 1
@@ -95,7 +98,7 @@ func Run(ctx context.Context, client kubernetes.Interface, cfg Config) error {
 			if !ok || !ip.IsValid() {
 				return fmt.Errorf("node %s has no IPv4 pod CIDR or address yet", cfg.NodeName)
 			}
-			peers := Peers(cfg.NodeName, cidr, all, cfg.Backend)
+			peers := Peers(cfg.NodeName, cidr, ip, all, cfg.Backend)
 			if cfg.Backend == HostGW {
 				return syncHostGW(peers)
 			}

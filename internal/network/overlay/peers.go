@@ -68,8 +68,8 @@ func PodCIDR(n *corev1.Node) (netip.Prefix, bool) {
 }
 
 // Peers are the nodes other than self that can be routed to with backend: a pod subnet that does not
-// overlap self's, an IPv4 address, and for vxlan a VTEP MAC. Sorted by node name.
-func Peers(self string, selfCIDR netip.Prefix, nodes []*corev1.Node, backend string) []Peer {
+// overlap self's, an IPv4 address other than self's, and for vxlan a VTEP MAC. Sorted by node name.
+func Peers(self string, selfCIDR netip.Prefix, selfIP netip.Addr, nodes []*corev1.Node, backend string) []Peer {
 	var out []Peer
 	for _, n := range nodes {
 		if n.Name == self {
@@ -77,7 +77,7 @@ func Peers(self string, selfCIDR netip.Prefix, nodes []*corev1.Node, backend str
 		}
 		cidr, ok := PodCIDR(n)
 		ip := NodeIP(n)
-		if !ok || !ip.IsValid() || (selfCIDR.IsValid() && cidr.Overlaps(selfCIDR)) {
+		if !ok || !ip.IsValid() || (selfCIDR.IsValid() && cidr.Overlaps(selfCIDR)) || (selfIP.IsValid() && ip == selfIP) {
 			continue
 		}
 		p := Peer{Node: n.Name, PodCIDR: cidr, NodeIP: ip}

@@ -29,9 +29,10 @@ func TestPeers(t *testing.T) {
 		mkNode("no-mac", "10.42.5.0/24", "192.168.1.6", ""),
 		mkNode("clash", "10.42.0.0/24", "192.168.1.7", VtepMAC("clash").String()),
 		mkNode("v6", "fd00::/64", "192.168.1.8", VtepMAC("v6").String()),
+		mkNode("same-ip", "10.42.9.0/24", "192.168.1.1", VtepMAC("same-ip").String()),
 	}
 	self := netip.MustParsePrefix("10.42.0.0/24")
-	got := Peers("self", self, nodes, VXLAN)
+	got := Peers("self", self, netip.MustParseAddr("192.168.1.1"), nodes, VXLAN)
 	if len(got) != 2 || got[0].Node != "a" || got[1].Node != "b" {
 		t.Fatalf("vxlan peers %+v", got)
 	}
@@ -39,7 +40,7 @@ func TestPeers(t *testing.T) {
 		t.Fatalf("peer a %+v", got[0])
 	}
 	// host-gw needs no MAC.
-	if got := Peers("self", self, nodes, HostGW); len(got) != 3 || got[2].Node != "no-mac" {
+	if got := Peers("self", self, netip.MustParseAddr("192.168.1.1"), nodes, HostGW); len(got) != 3 || got[2].Node != "no-mac" {
 		t.Fatalf("host-gw peers %+v", got)
 	}
 }
