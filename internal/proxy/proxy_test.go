@@ -20,7 +20,7 @@ func TestProxySyncs(t *testing.T) {
 	client := fake.NewSimpleClientset(web)
 	var mu sync.Mutex
 	var scripts []string
-	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, Flush: func(context.Context, Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
+	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, List: noTable, Flush: func(context.Context, Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		scripts = append(scripts, s)
@@ -48,7 +48,7 @@ func TestProxySyncs(t *testing.T) {
 		t.Fatalf("timed out waiting for %s", what)
 		return 0
 	}
-	waitFor("no-endpoint rule", func(s string, _ int) bool { return strings.Contains(s, "elements = { 10.43.0.5 . tcp . 80 }") })
+	waitFor("no-endpoint rule", func(s string, _ int) bool { return strings.Contains(s, "10.43.0.5 . tcp . 80 : goto reject-chain") })
 
 	before := waitFor("", func(string, int) bool { return true })
 	for i := range 20 {
@@ -63,3 +63,5 @@ func TestProxySyncs(t *testing.T) {
 		t.Errorf("20 changes took %d transactions", after-before)
 	}
 }
+
+func noTable(context.Context, string) (Existing, error) { return Existing{}, nil }

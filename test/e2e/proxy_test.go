@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"skiff/test/e2e/framework"
 )
@@ -307,6 +308,83 @@ spec:
 			}
 			return nil
 		})
+	})
+
+	t.Run("InternalTrafficPolicyLocal", func(t *testing.T) {
+		// A Service without a selector whose manual slice names a backend on another node: ClusterIP
+		// traffic from this node must not go there (dropped), and once a backend on this node is added,
+		// every answer comes from it.
+		var names []string
+		for name := range backends {
+			names = append(names, name)
+		}
+		remote, local := names[0], names[1]
+		kubectlIn(t, c, `apiVersion: v1
+kind: Service
+metadata:
+  name: itp
+spec:
+  internalTrafficPolicy: Local
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+`, "apply", "-f", "-")
+		itp, err := c.Client.CoreV1().Services("default").Get(ctx, "itp", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint := func(ip, node string) discoveryv1.Endpoint {
+			return discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: &node, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}
+		}
+		es := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "itp-manual", Labels: map[string]string{discoveryv1.LabelServiceName: "itp"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(8080))}},
+			Endpoints:   []discoveryv1.Endpoint{endpoint(backends[remote], "elsewhere")},
+		}
+		if es, err = c.Client.DiscoveryV1().EndpointSlices("default").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		vip := itp.Spec.ClusterIP + " . tcp . 80 : drop"
+		eventually(t, 20*time.Second, func() error {
+			out, _ := exec.Command("nft", "list", "map", "ip", "skiff-proxy", "no-endpoint-services").CombinedOutput()
+			if !strings.Contains(string(out), vip) {
+				return fmt.Errorf("no %q in\n%s", vip, out)
+			}
+			return nil
+		})
+		for _, from := range []string{"pod", "host"} {
+			var err error
+			if from == "pod" {
+				_, _, err = c.Kubectl(ctx, "", "exec", "client", "--", "timeout", "3", "wget", "-qO-", "http://"+itp.Spec.ClusterIP+"/hostname")
+			} else {
+				_, err = (&http.Client{Timeout: 3 * time.Second}).Get("http://" + itp.Spec.ClusterIP + "/hostname")
+			}
+			if err == nil {
+				t.Fatalf("from the %s: the endpoint on another node answered", from)
+			}
+		}
+
+		es.Endpoints = append(es.Endpoints, endpoint(backends[local], "skiff-e2e"))
+		if _, err := c.Client.DiscoveryV1().EndpointSlices("default").Update(ctx, es, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, func() error {
+			script := "for i in $(seq 20); do timeout 3 wget -qO- http://" + itp.Spec.ClusterIP + "/hostname; echo; done"
+			out, _, _ := c.Kubectl(ctx, "", "exec", "client", "--", "sh", "-c", script)
+			if got := strings.Fields(out); len(got) != 20 || strings.Count(out, local) != 20 {
+				return fmt.Errorf("answers %q, want 20 from %s", got, local)
+			}
+			return nil
+		})
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + itp.Spec.ClusterIP + "/hostname")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != local {
+			t.Fatalf("from the host: %q, want %s", body, local)
+		}
 	})
 
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
