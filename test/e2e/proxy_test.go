@@ -387,6 +387,84 @@ spec:
 		}
 	})
 
+	t.Run("LoadBalancer", func(t *testing.T) {
+		// The built-in load balancer publishes the node's address; the e2e node's is 127.0.0.1, which the
+		// proxy does not serve (as NodePorts), so the port is checked through the NodePort on another
+		// host address, and the ingress-IP path through a Service of another loadBalancerClass whose
+		// status the test writes itself with a routable host address.
+		kubectlIn(t, c, `apiVersion: v1
+kind: Service
+metadata:
+  name: lb
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8081, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb-manual
+spec:
+  type: LoadBalancer
+  loadBalancerClass: skiff.test/manual
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8082, targetPort: http}
+`, "apply", "-f", "-")
+		var lb *corev1.Service
+		eventually(t, 20*time.Second, func() (err error) {
+			if lb, err = c.Client.CoreV1().Services("default").Get(ctx, "lb", metav1.GetOptions{}); err != nil {
+				return err
+			}
+			if ing := lb.Status.LoadBalancer.Ingress; len(ing) != 1 || ing[0].IP != "127.0.0.1" {
+				return fmt.Errorf("ingress %+v, want the node's InternalIP 127.0.0.1", ing)
+			}
+			return nil
+		})
+		if out := kubectl(t, c, "get", "svc", "lb", "--no-headers"); !strings.Contains(out, "127.0.0.1") {
+			t.Errorf("EXTERNAL-IP not shown: %q", out)
+		}
+		get := func(url string) error {
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if body, _ := io.ReadAll(resp.Body); backends[string(body)] == "" {
+				return fmt.Errorf("%s answered %q", url, body)
+			}
+			return nil
+		}
+		hostIP := hostIPv4(t)
+		eventually(t, 20*time.Second, func() error {
+			return get("http://" + net.JoinHostPort(hostIP, strconv.Itoa(int(lb.Spec.Ports[0].NodePort))) + "/hostname")
+		})
+
+		manual, err := c.Client.CoreV1().Services("default").Get(ctx, "lb-manual", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(manual.Status.LoadBalancer.Ingress) != 0 {
+			t.Fatalf("a Service of another loadBalancerClass got ingress %+v", manual.Status.LoadBalancer.Ingress)
+		}
+		manual.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: hostIP}}
+		if _, err := c.Client.CoreV1().Services("default").UpdateStatus(ctx, manual, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, func() error { return get("http://" + net.JoinHostPort(hostIP, "8082") + "/hostname") })
+
+		kubectl(t, c, "patch", "service", "lb", "-p", `{"spec":{"type":"ClusterIP"}}`)
+		eventually(t, 20*time.Second, func() error {
+			s, err := c.Client.CoreV1().Services("default").Get(ctx, "lb", metav1.GetOptions{})
+			if err == nil && len(s.Status.LoadBalancer.Ingress) != 0 {
+				err = fmt.Errorf("ingress %+v after the type change", s.Status.LoadBalancer.Ingress)
+			}
+			return err
+		})
+	})
+
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), clusterIP) {
 		t.Fatalf("table ip skiff-proxy: %v\n%s", err, out)
