@@ -33,7 +33,7 @@ type Config struct {
 	// List reads the table's chains and sets before a full sync (default: ListTable).
 	List func(ctx context.Context, table string) (Existing, error)
 	// Flush deletes stale UDP conntrack entries after a sync (default: FlushConntrack).
-	Flush func(ctx context.Context, f Flush) error
+	Flush func(ctx context.Context, f []Flush) error
 	// Synced, when set, is called after each applied sync with the time the apply took and whether it
 	// was a full one (benchmarks).
 	Synced func(full bool, took time.Duration)
@@ -48,7 +48,7 @@ type Proxy struct {
 	dirty    chan struct{}
 	applied  *Ruleset  // what the table holds now; nil: unknown (start, after an error), so sync in full
 	prev     []Service // the Services behind applied
-	warned   bool      // about failing conntrack flushes
+	warned   bool      // about a failing conntrack flush (logged once)
 }
 
 // New builds a Proxy on its own informers over client.
@@ -158,9 +158,9 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	took := time.Since(start)
 	p.applied = rs
 	// Only once the new rules are in: a flushed flow's next datagram must meet them, not the old ones.
-	for _, f := range StaleUDP(p.prev, built) {
-		if err := p.cfg.Flush(ctx, f); err != nil && !p.warned {
-			slog.Warn("service proxy: conntrack flush failed; stale UDP flows stay until they expire", "vip", f.VIP.String(), "err", err)
+	if stale := StaleUDP(p.prev, built); len(stale) > 0 {
+		if err := p.cfg.Flush(ctx, stale); err != nil && !p.warned {
+			slog.Warn("service proxy: conntrack flush failed; stale UDP flows stay until they expire", "flows", len(stale), "err", err)
 			p.warned = true
 		}
 	}

@@ -20,7 +20,7 @@ func TestProxySyncs(t *testing.T) {
 	client := fake.NewSimpleClientset(web)
 	var mu sync.Mutex
 	var scripts []string
-	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, List: noTable, Flush: func(context.Context, Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
+	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, List: noTable, Flush: func(context.Context, []Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		scripts = append(scripts, s)

@@ -387,6 +387,77 @@ spec:
 		}
 	})
 
+	t.Run("UDPFlowFollowsEndpointChange", func(t *testing.T) {
+		// A UDP client keeps one socket (one conntrack flow) while the Service's endpoint changes from
+		// udp-a to udp-b. udp-a stays up, so without the proxy's conntrack flush the flow would keep
+		// going to it for as long as the client keeps sending.
+		kubectlIn(t, c, `apiVersion: v1
+kind: Pod
+metadata:
+  name: udp-a
+  labels: {udp: "yes"}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: udp-b
+  labels: {udp: "later"}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: udp
+spec:
+  selector: {udp: "yes"}
+  ports:
+  - {port: 5353, targetPort: 8081, protocol: UDP}
+`, "apply", "-f", "-")
+		waitRunning("udp-a")
+		waitRunning("udp-b")
+		udp, err := c.Client.CoreV1().Services("default").Get(ctx, "udp", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var clientIP string
+		for _, ip := range backends {
+			clientIP = ip
+			break
+		}
+		// send asks a web pod's test server to send 3 datagrams from UDP port 40000 and returns the replies.
+		send := func() (string, error) {
+			url := "http://" + clientIP + ":8080/udp?to=" + udp.Spec.ClusterIP + ":5353&from=40000&n=3"
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return strings.Join(strings.Fields(string(body)), " "), err
+		}
+		eventually(t, 30*time.Second, func() error {
+			if got, err := send(); err != nil || got != "udp-a udp-a udp-a" {
+				return fmt.Errorf("replies %q (%v), want udp-a", got, err)
+			}
+			return nil
+		})
+		kubectl(t, c, "label", "pod", "udp-a", "udp=no", "--overwrite")
+		kubectl(t, c, "label", "pod", "udp-b", "udp=yes", "--overwrite")
+		eventually(t, 30*time.Second, func() error {
+			if got, err := send(); err != nil || got != "udp-b udp-b udp-b" {
+				return fmt.Errorf("replies %q (%v), want udp-b", got, err)
+			}
+			return nil
+		})
+	})
+
 	t.Run("LoadBalancer", func(t *testing.T) {
 		// The built-in load balancer publishes the node's address; the e2e node's is 127.0.0.1, which the
 		// proxy does not serve (as NodePorts), so the port is checked through the NodePort on another
