@@ -13,8 +13,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-// TestProxySyncs runs the sync loop on a fake clientset: the first sync rebuilds from the API, a new
-// EndpointSlice reaches the table, and a burst of changes is applied in few transactions.
+// TestProxySyncs runs the sync loop on a fake clientset: the first sync rebuilds from the API (a full
+// sync), a new EndpointSlice reaches the table in an incremental one, and a burst of changes is applied
+// in few transactions.
 func TestProxySyncs(t *testing.T) {
 	web := svc("web", "10.43.0.5", corev1.ServiceTypeClusterIP, corev1.ServicePort{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP})
 	client := fake.NewSimpleClientset(web)
@@ -61,6 +62,17 @@ func TestProxySyncs(t *testing.T) {
 	after := waitFor("5 endpoints", func(s string, _ int) bool { return strings.Contains(s, "numgen random mod 5") })
 	if after-before > 10 {
 		t.Errorf("20 changes took %d transactions", after-before)
+	}
+	// The first sync is a full one; the others write only the changes.
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(scripts[0], "flush map") {
+		t.Errorf("first sync not a full one:\n%s", scripts[0])
+	}
+	for i, s := range scripts[1:] {
+		if strings.Contains(s, "flush map") || strings.Contains(s, "chain nat-prerouting") {
+			t.Errorf("sync %d rewrote the table:\n%s", i+1, s)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -534,6 +535,53 @@ spec:
 			}
 			return err
 		})
+	})
+
+	t.Run("EstablishedConnectionSurvivesRestart", func(t *testing.T) {
+		// A keep-alive connection from the host to the ClusterIP, opened before skiff (and so the proxy)
+		// restarts, still answers from the same backend after the proxy's first, full sync.
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(clusterIP, "80"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		ask := func() (string, error) {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(conn, "GET /hostname HTTP/1.1\r\nHost: web\r\n\r\n"); err != nil {
+				return "", err
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return string(body), err
+		}
+		before, err := ask()
+		if err != nil || backends[before] == "" {
+			t.Fatalf("before the restart: %q %v", before, err)
+		}
+		c.Restart(t)
+		// The first sync after the start is a full one; a Service created now shows it has happened.
+		kubectlIn(t, c, "apiVersion: v1\nkind: Service\nmetadata:\n  name: after-restart\nspec:\n  selector: {app: web}\n  ports:\n  - {port: 80, targetPort: http}\n", "apply", "-f", "-")
+		after, err := c.Client.CoreV1().Services("default").Get(ctx, "after-restart", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, func() error {
+			out, _ := exec.Command("nft", "list", "map", "ip", "skiff-proxy", "service-ips").CombinedOutput()
+			if !strings.Contains(string(out), after.Spec.ClusterIP+" . tcp . 80") {
+				return fmt.Errorf("the proxy has not synced %s yet", after.Spec.ClusterIP)
+			}
+			return nil
+		})
+		for i := 0; i < 3; i++ {
+			if got, err := ask(); err != nil || got != before {
+				t.Fatalf("the connection after the restart: %q %v, want %q", got, err, before)
+			}
+		}
 	})
 
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()
