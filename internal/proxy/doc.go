@@ -24,7 +24,7 @@
 //	    ip daddr . l4proto . dport  vmap @service-ips       ClusterIP ─▶ svc-<id> (or local-<id>),
 //	                                                        load-balancer IP ─▶ ext-<id>
 //	    fib daddr local (not 127/8)  l4proto . dport vmap @service-nodeports ─▶ ext-<id>
-//	svc-<id>:   the Cluster policy: every usable endpoint (numgen random, or ClientIP affinity)
+//	svc-<id>:   the Cluster policy: every usable endpoint (numgen random cascade, or ClientIP affinity)
 //	local-<id>: the Local policy: this node's usable endpoints
 //	            (the chain taking ClusterIP traffic first marks sources outside the pod network for masquerade)
 //	ext-<id>:   external traffic (NodePort, load-balancer IP). Cluster: mark, goto svc-<id>. Local: pods and

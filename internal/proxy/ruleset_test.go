@@ -213,7 +213,7 @@ func TestCompute(t *testing.T) {
 	check("web vip", ips["10.43.0.5 . tcp . 80"], "goto svc-"+web)
 	check("web nodeport", nps["tcp . 30080"], "goto ext-"+web)
 	check("web svc", chainRules(rs, "svc-"+web), "ip daddr 10.43.0.5 ip saddr != 10.42.0.0/24 jump mark-for-masquerade\n"+
-		"numgen random mod 2 vmap { 0 : goto "+sep("default/web:http", "10.42.0.2:8080")+", 1 : goto "+sep("default/web:http", "10.42.0.3:8080")+" }")
+		"numgen random mod 2 == 0 goto "+sep("default/web:http", "10.42.0.2:8080")+"\ngoto "+sep("default/web:http", "10.42.0.3:8080"))
 	check("web ext", chainRules(rs, "ext-"+web), "jump mark-for-masquerade\ngoto svc-"+web)
 	check("web sep", chainRules(rs, sep("default/web:http", "10.42.0.2:8080")),
 		"ip saddr 10.42.0.2 jump mark-for-masquerade\nmeta l4proto tcp dnat to 10.42.0.2:8080")
@@ -232,7 +232,7 @@ func TestCompute(t *testing.T) {
 	local := id("default/local:80")
 	check("local ext", chainRules(rs, "ext-"+local), "ip saddr 10.42.0.0/24 goto svc-"+local+
 		"\nfib saddr type local jump mark-for-masquerade\nfib saddr type local goto svc-"+local+"\ngoto local-"+local)
-	check("local local", chainRules(rs, "local-"+local), "numgen random mod 1 vmap { 0 : goto "+sep("default/local:80", "10.42.0.5:80")+" }")
+	check("local local", chainRules(rs, "local-"+local), "goto "+sep("default/local:80", "10.42.0.5:80"))
 	none := id("default/local-none:80")
 	check("local-none ext", chainRules(rs, "ext-"+none), "ip saddr 10.42.0.0/24 goto svc-"+none+
 		"\nfib saddr type local jump mark-for-masquerade\nfib saddr type local goto svc-"+none)
@@ -242,7 +242,7 @@ func TestCompute(t *testing.T) {
 	itp := id("default/itp:80")
 	check("itp vip", ips["10.43.0.11 . tcp . 80"], "goto local-"+itp)
 	check("itp local", chainRules(rs, "local-"+itp), "ip daddr 10.43.0.11 ip saddr != 10.42.0.0/24 jump mark-for-masquerade\n"+
-		"numgen random mod 1 vmap { 0 : goto "+sep("default/itp:80", "10.42.0.9:80")+" }")
+		"goto "+sep("default/itp:80", "10.42.0.9:80"))
 	if _, ok := rs.Chains["svc-"+itp]; ok {
 		t.Error("internalTrafficPolicy Local without external access has a Cluster chain")
 	}
@@ -258,7 +258,7 @@ func TestCompute(t *testing.T) {
 	itpNP := id("default/itp-nodeport:80")
 	check("itp-nodeport vip", noEp["10.43.0.13 . tcp . 80"], "drop")
 	check("itp-nodeport nodeport", nps["tcp . 30083"], "goto ext-"+itpNP)
-	check("itp-nodeport svc", chainRules(rs, "svc-"+itpNP), "numgen random mod 1 vmap { 0 : goto "+sep("default/itp-nodeport:80", "10.42.1.11:80")+" }")
+	check("itp-nodeport svc", chainRules(rs, "svc-"+itpNP), "goto "+sep("default/itp-nodeport:80", "10.42.1.11:80"))
 
 	// Without a pod CIDR every ClusterIP client is masqueraded and nothing short-circuits.
 	rs = Compute(RenderConfig{}, testServices())
