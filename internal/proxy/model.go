@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -36,6 +37,14 @@ type Service struct {
 	// node goes only to LocalEndpoints, unmasqueraded, and is dropped when there is none. Pods and the host
 	// itself still get the Cluster endpoints (upstream's short-circuit).
 	ExternalLocal bool
+}
+
+// equal says whether two Service ports route alike (their Endpoints slices compared by value).
+func (s *Service) equal(o *Service) bool {
+	return s.Name == o.Name && s.ClusterIP == o.ClusterIP && s.Protocol == o.Protocol && s.Port == o.Port &&
+		s.NodePort == o.NodePort && s.AffinitySeconds == o.AffinitySeconds && s.InternalLocal == o.InternalLocal &&
+		s.ExternalLocal == o.ExternalLocal && slices.Equal(s.LoadBalancerIPs, o.LoadBalancerIPs) &&
+		slices.Equal(s.Endpoints, o.Endpoints) && slices.Equal(s.LocalEndpoints, o.LocalEndpoints)
 }
 
 // External says whether the Service port takes outside traffic (a NodePort or load-balancer IPs).

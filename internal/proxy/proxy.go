@@ -46,6 +46,7 @@ type Proxy struct {
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
 	dirty    chan struct{}
+	computer *Computer
 	applied  *Ruleset  // what the table holds now; nil: unknown (start, after an error), so sync in full
 	prev     []Service // the Services behind applied
 	warned   bool      // about a failing conntrack flush (logged once)
@@ -72,7 +73,7 @@ func New(client kubernetes.Interface, cfg Config) *Proxy {
 		cfg.Flush = FlushConntrack
 	}
 	f := informers.NewSharedInformerFactory(client, 0)
-	p := &Proxy{cfg: cfg, factory: f, services: f.Core().V1().Services().Lister(),
+	p := &Proxy{cfg: cfg, factory: f, computer: NewComputer(RenderConfig{PodCIDR: cfg.PodCIDR}), services: f.Core().V1().Services().Lister(),
 		slices: f.Discovery().V1().EndpointSlices().Lister(), dirty: make(chan struct{}, 1)}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { p.markDirty() },
@@ -137,7 +138,7 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 		}
 	}
 	built := Build(p.cfg.NodeName, svcs, bySvc)
-	rs := Compute(RenderConfig{PodCIDR: p.cfg.PodCIDR}, built)
+	rs := p.computer.Compute(built)
 	full = full || p.applied == nil
 	var script string
 	if full {

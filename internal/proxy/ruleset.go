@@ -72,15 +72,65 @@ func (c Chain) equal(o Chain) bool { return c.Spec == o.Spec && slices.Equal(c.R
 // Compute derives the whole ruleset from the Services (pure). Semantics are upstream kube-proxy's
 // nftables mode; see the package doc for the layout.
 func Compute(cfg RenderConfig, services []Service) *Ruleset {
+	return NewComputer(cfg).Compute(services)
+}
+
+// Computer computes rulesets like Compute, reusing the share of every Service port that did not change
+// since its previous call (most syncs change a few Services out of many).
+type Computer struct {
+	cfg   RenderConfig
+	cache map[string]computed
+}
+
+type computed struct {
+	svc Service
+	rs  *Ruleset
+}
+
+// NewComputer returns a Computer for cfg.
+func NewComputer(cfg RenderConfig) *Computer {
+	return &Computer{cfg: cfg, cache: map[string]computed{}}
+}
+
+// Compute returns the ruleset of services; the result is not modified later and may be kept.
+func (c *Computer) Compute(services []Service) *Ruleset {
+	rs := newRuleset()
+	rs.base(c.cfg)
+	next := make(map[string]computed, len(services))
+	for i := range services {
+		s := &services[i]
+		part, ok := c.cache[s.Name]
+		if !ok || !part.svc.equal(s) {
+			part = computed{svc: *s, rs: newRuleset()}
+			part.rs.service(c.cfg, s)
+		}
+		next[s.Name] = part
+		rs.merge(part.rs)
+	}
+	c.cache = next
+	return rs
+}
+
+func newRuleset() *Ruleset {
 	rs := &Ruleset{Chains: map[string]Chain{}, Sets: map[string]string{}, Elems: map[string]map[string]string{}}
 	for _, m := range tableMaps {
 		rs.Elems[m.name] = map[string]string{}
 	}
-	rs.base(cfg)
-	for i := range services {
-		rs.service(cfg, &services[i])
-	}
 	return rs
+}
+
+func (rs *Ruleset) merge(o *Ruleset) {
+	for k, v := range o.Chains {
+		rs.Chains[k] = v
+	}
+	for k, v := range o.Sets {
+		rs.Sets[k] = v
+	}
+	for m, elems := range o.Elems {
+		for k, v := range elems {
+			rs.Elems[m][k] = v
+		}
+	}
 }
 
 // base adds the chains every table has.

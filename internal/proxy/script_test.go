@@ -199,3 +199,14 @@ func TestScriptsApply(t *testing.T) {
 		t.Fatalf("recreated table differs:\n%s\n---- want ----\n%s", got, want)
 	}
 }
+
+// TestComputerReuses checks that a Computer's cached shares give what Compute gives from scratch.
+func TestComputerReuses(t *testing.T) {
+	c := NewComputer(testCIDR)
+	for _, svcs := range [][]Service{testServices(), changedServices(), testServices(), nil, changedServices()} {
+		got, want := c.Compute(svcs), Compute(testCIDR, svcs)
+		if d := DiffScript("t", want, got) + DiffScript("t", got, want); d != "" {
+			t.Fatalf("cached compute differs:\n%s", d)
+		}
+	}
+}
