@@ -67,7 +67,15 @@ type Chain struct {
 	Rules []string
 }
 
-func (c Chain) equal(o Chain) bool { return c.Spec == o.Spec && slices.Equal(c.Rules, o.Rules) }
+func (c Chain) equal(o Chain) bool {
+	if len(c.Rules) != len(o.Rules) || c.Spec != o.Spec {
+		return false
+	}
+	if len(c.Rules) > 0 && &c.Rules[0] == &o.Rules[0] {
+		return true // the same rules, reused by a Computer: most chains of a sync
+	}
+	return slices.Equal(c.Rules, o.Rules)
+}
 
 // Compute derives the whole ruleset from the Services (pure). Semantics are upstream kube-proxy's
 // nftables mode; see the package doc for the layout.
