@@ -26,7 +26,8 @@ type Config struct {
 	// MinSyncInterval is the least time between two syncs (default 150 ms): bursts of changes share one.
 	MinSyncInterval time.Duration
 	// ResyncInterval is how often a full sync rewrites the whole table even without changes (default
-	// 1 min), repairing outside edits; other syncs write only what changed.
+	// 10 min: with 5,000 Services one takes seconds), repairing outside edits; other syncs write only
+	// what changed.
 	ResyncInterval time.Duration
 	// Apply runs an nft script (default: `nft -f -`). Tests inject their own.
 	Apply func(ctx context.Context, script string) error
@@ -58,7 +59,7 @@ func New(client kubernetes.Interface, cfg Config) *Proxy {
 		cfg.MinSyncInterval = 150 * time.Millisecond
 	}
 	if cfg.ResyncInterval == 0 {
-		cfg.ResyncInterval = time.Minute
+		cfg.ResyncInterval = 10 * time.Minute
 	}
 	if cfg.Table == "" {
 		cfg.Table = Table
