@@ -56,7 +56,16 @@ func Start(ctx context.Context, client kubernetes.Interface, factory informers.S
 	}
 	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    allLB,
-		UpdateFunc: func(old, cur any) { allLB(cur) },
+		UpdateFunc: func(old, cur any) {
+			// Heartbeats update nodes often; only what Ingress reads matters.
+			if o, ok := old.(*corev1.Node); ok {
+				if n, ok := cur.(*corev1.Node); ok && ready(o) == ready(n) && hasLabel(o, ExcludeLabel) == hasLabel(n, ExcludeLabel) &&
+					slices.Equal(o.Status.Addresses, n.Status.Addresses) {
+					return
+				}
+			}
+			allLB(cur)
+		},
 		DeleteFunc: allLB,
 	}); err != nil {
 		return err
