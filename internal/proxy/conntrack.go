@@ -2,25 +2,38 @@ package proxy
 
 import (
 	"context"
-	"errors"
+	"net"
 	"net/netip"
-	"os/exec"
-	"strconv"
 
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // Flush is one set of stale UDP conntrack entries to delete. UDP has no connection end, so an entry keeps
 // sending a client's datagrams where the first one went: to an endpoint that is gone, or (for a Service that
-// had no endpoints) to the reject. Upstream kube-proxy deletes the same entries.
+// had no endpoints) nowhere. Upstream kube-proxy deletes the same entries.
 type Flush struct {
-	VIP netip.AddrPort // original destination (ClusterIP:port)
+	// VIP is the original destination: a ClusterIP or load-balancer IP with the Service port, or, with no
+	// address (VIP.Addr() invalid), a NodePort on any address.
+	VIP netip.AddrPort
 	// Endpoint, when valid, limits the flush to entries DNATed to it; otherwise all entries for VIP go.
 	Endpoint netip.Addr
 }
 
-// StaleUDP compares two syncs' Services: UDP endpoints that went away, and UDP Services that got their
-// first endpoint, have conntrack entries to flush.
+// destinations are the original destinations of a Service port's traffic.
+func destinations(s Service) []netip.AddrPort {
+	out := []netip.AddrPort{netip.AddrPortFrom(s.ClusterIP, uint16(s.Port))}
+	for _, ip := range s.LoadBalancerIPs {
+		out = append(out, netip.AddrPortFrom(ip, uint16(s.Port)))
+	}
+	if s.NodePort != 0 {
+		out = append(out, netip.AddrPortFrom(netip.Addr{}, uint16(s.NodePort)))
+	}
+	return out
+}
+
+// StaleUDP compares two syncs' Services (pure): UDP endpoints this node no longer sends to have their
+// entries flushed, and a UDP Service that gets its first reachable endpoint has all its entries flushed.
 func StaleUDP(prev, next []Service) []Flush {
 	old := map[string]Service{}
 	for _, s := range prev {
@@ -31,40 +44,54 @@ func StaleUDP(prev, next []Service) []Flush {
 		if s.Protocol != corev1.ProtocolUDP {
 			continue
 		}
-		vip := netip.AddrPortFrom(s.ClusterIP, uint16(s.Port))
 		p, seen := old[s.Name]
-		if seen && len(p.Endpoints) == 0 && len(s.Endpoints) > 0 {
-			out = append(out, Flush{VIP: vip})
+		was, now := p.Reachable(), s.Reachable()
+		if seen && len(was) == 0 && len(now) > 0 {
+			for _, d := range destinations(s) {
+				out = append(out, Flush{VIP: d})
+			}
 			continue
 		}
 		still := map[netip.Addr]bool{}
-		for _, ep := range s.Endpoints {
+		for _, ep := range now {
 			still[ep.Addr()] = true
 		}
-		for _, ep := range p.Endpoints {
-			if !still[ep.Addr()] && p.ClusterIP == s.ClusterIP {
-				out = append(out, Flush{VIP: vip, Endpoint: ep.Addr()})
+		for _, ep := range was {
+			if !still[ep.Addr()] {
+				for _, d := range destinations(p) {
+					out = append(out, Flush{VIP: d, Endpoint: ep.Addr()})
+				}
 			}
 		}
 	}
 	return out
 }
 
-// ErrNoConntrackTool says the conntrack tool is not installed: stale UDP entries stay until they time out.
-var ErrNoConntrackTool = errors.New("conntrack tool not found")
-
-// FlushConntrack deletes the entries with the conntrack tool; "no entries" is not an error.
-func FlushConntrack(ctx context.Context, f Flush) error {
-	if _, err := exec.LookPath("conntrack"); err != nil {
-		return ErrNoConntrackTool
+// FlushConntrack deletes the entries over netlink (what `conntrack -D -p udp --orig-dst IP
+// --orig-port-dst PORT [--reply-src ENDPOINT]` does), all flushes in one pass over the table.
+func FlushConntrack(_ context.Context, flushes []Flush) error {
+	if len(flushes) == 0 {
+		return nil
 	}
-	args := []string{"-D", "-p", "udp", "--orig-dst", f.VIP.Addr().String(), "--orig-port-dst", strconv.Itoa(int(f.VIP.Port()))}
-	if f.Endpoint.IsValid() {
-		args = append(args, "--dst-nat", f.Endpoint.String())
+	filters := make([]netlink.CustomConntrackFilter, 0, len(flushes))
+	for _, f := range flushes {
+		filters = append(filters, conntrackFilter(f))
 	}
-	err := exec.CommandContext(ctx, "conntrack", args...).Run()
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 1 {
-		return nil // conntrack exits 1 when nothing matched
-	}
+	_, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.FAMILY_V4, filters...)
 	return err
+}
+
+func conntrackFilter(f Flush) *netlink.ConntrackFilter {
+	c := &netlink.ConntrackFilter{}
+	// The errors are for attributes set twice or ports without a protocol: not possible here.
+	_ = c.AddProtocol(17)
+	if f.VIP.Addr().IsValid() {
+		_ = c.AddIP(netlink.ConntrackOrigDstIP, net.IP(f.VIP.Addr().AsSlice()))
+	}
+	_ = c.AddPort(netlink.ConntrackOrigDstPort, f.VIP.Port())
+	if f.Endpoint.IsValid() {
+		// The endpoint answers: it is the reply direction's source.
+		_ = c.AddIP(netlink.ConntrackReplySrcIP, net.IP(f.Endpoint.AsSlice()))
+	}
+	return c
 }

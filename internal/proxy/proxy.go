@@ -1,14 +1,9 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
-	"os/exec"
-	"strings"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -22,18 +17,27 @@ import (
 
 // Config configures a Proxy.
 type Config struct {
-	// NodeName is this node's name: externalTrafficPolicy Local picks the endpoints on it.
+	// NodeName is this node's name: the Local traffic policies pick the endpoints on it.
 	NodeName string
 	// PodCIDR is the pods' network (see RenderConfig).
 	PodCIDR netip.Prefix
+	// Table is the nftables table (family ip) the proxy owns; default Table.
+	Table string
 	// MinSyncInterval is the least time between two syncs (default 150 ms): bursts of changes share one.
 	MinSyncInterval time.Duration
-	// ResyncInterval re-applies the table even without changes (default 1 min), repairing outside edits.
+	// ResyncInterval is how often a full sync rewrites the whole table even without changes (default
+	// 10 min: with 5,000 Services one takes seconds), repairing outside edits; other syncs write only
+	// what changed.
 	ResyncInterval time.Duration
 	// Apply runs an nft script (default: `nft -f -`). Tests inject their own.
 	Apply func(ctx context.Context, script string) error
+	// List reads the table's chains and sets before a full sync (default: ListTable).
+	List func(ctx context.Context, table string) (Existing, error)
 	// Flush deletes stale UDP conntrack entries after a sync (default: FlushConntrack).
-	Flush func(ctx context.Context, f Flush) error
+	Flush func(ctx context.Context, f []Flush) error
+	// Synced, when set, is called after each applied sync with the time the apply took and whether it
+	// was a full one (benchmarks).
+	Synced func(full bool, took time.Duration)
 }
 
 // Proxy keeps the skiff-proxy table in line with the API.
@@ -43,9 +47,10 @@ type Proxy struct {
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
 	dirty    chan struct{}
-	last     string
-	prev     []Service // what the table holds now
-	warned   bool      // about a missing conntrack tool
+	computer *Computer
+	applied  *Ruleset  // what the table holds now; nil: unknown (start, after an error), so sync in full
+	prev     []Service // the Services behind applied
+	warned   bool      // about a failing conntrack flush (logged once)
 }
 
 // New builds a Proxy on its own informers over client.
@@ -54,16 +59,22 @@ func New(client kubernetes.Interface, cfg Config) *Proxy {
 		cfg.MinSyncInterval = 150 * time.Millisecond
 	}
 	if cfg.ResyncInterval == 0 {
-		cfg.ResyncInterval = time.Minute
+		cfg.ResyncInterval = 10 * time.Minute
+	}
+	if cfg.Table == "" {
+		cfg.Table = Table
 	}
 	if cfg.Apply == nil {
 		cfg.Apply = NFT
+	}
+	if cfg.List == nil {
+		cfg.List = ListTable
 	}
 	if cfg.Flush == nil {
 		cfg.Flush = FlushConntrack
 	}
 	f := informers.NewSharedInformerFactory(client, 0)
-	p := &Proxy{cfg: cfg, factory: f, services: f.Core().V1().Services().Lister(),
+	p := &Proxy{cfg: cfg, factory: f, computer: NewComputer(RenderConfig{PodCIDR: cfg.PodCIDR}), services: f.Core().V1().Services().Lister(),
 		slices: f.Discovery().V1().EndpointSlices().Lister(), dirty: make(chan struct{}, 1)}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { p.markDirty() },
@@ -91,16 +102,16 @@ func (p *Proxy) Run(ctx context.Context) {
 	defer resync.Stop()
 	p.markDirty()
 	for {
-		force := false
+		full := false
 		select {
 		case <-ctx.Done():
 			p.factory.Shutdown()
 			return
 		case <-p.dirty:
 		case <-resync.C:
-			force = true
+			full = true
 		}
-		if err := p.sync(ctx, force); err != nil && ctx.Err() == nil {
+		if err := p.sync(ctx, full); err != nil && ctx.Err() == nil {
 			slog.Error("service proxy sync failed", "err", err)
 			time.AfterFunc(time.Second, p.markDirty)
 		}
@@ -112,7 +123,7 @@ func (p *Proxy) Run(ctx context.Context) {
 	}
 }
 
-func (p *Proxy) sync(ctx context.Context, force bool) error {
+func (p *Proxy) sync(ctx context.Context, full bool) error {
 	svcs, err := p.services.List(labels.Everything())
 	if err != nil {
 		return err
@@ -128,44 +139,37 @@ func (p *Proxy) sync(ctx context.Context, force bool) error {
 		}
 	}
 	built := Build(p.cfg.NodeName, svcs, bySvc)
-	script := Render(RenderConfig{PodCIDR: p.cfg.PodCIDR}, built)
-	if script == p.last && !force {
+	rs := p.computer.Compute(built)
+	full = full || p.applied == nil
+	var script string
+	if full {
+		ex, err := p.cfg.List(ctx, p.cfg.Table)
+		if err != nil {
+			return err
+		}
+		script = FullScript(p.cfg.Table, rs, ex)
+	} else if script = DiffScript(p.cfg.Table, p.applied, rs); script == "" {
 		return nil
 	}
 	start := time.Now()
 	if err := p.cfg.Apply(ctx, script); err != nil {
+		// The transaction changed nothing, but what the table holds is no longer known for sure.
+		p.applied = nil
 		return err
 	}
-	p.last = script
+	took := time.Since(start)
+	p.applied = rs
 	// Only once the new rules are in: a flushed flow's next datagram must meet them, not the old ones.
-	for _, f := range StaleUDP(p.prev, built) {
-		if err := p.cfg.Flush(ctx, f); err != nil {
-			if errors.Is(err, ErrNoConntrackTool) && !p.warned {
-				slog.Warn("service proxy: no conntrack tool, stale UDP flows to removed endpoints stay until they expire")
-				p.warned = true
-			} else if !errors.Is(err, ErrNoConntrackTool) {
-				slog.Warn("service proxy: conntrack flush", "vip", f.VIP.String(), "err", err)
-			}
+	if stale := StaleUDP(p.prev, built); len(stale) > 0 {
+		if err := p.cfg.Flush(ctx, stale); err != nil && !p.warned {
+			slog.Warn("service proxy: conntrack flush failed; stale UDP flows stay until they expire", "flows", len(stale), "err", err)
+			p.warned = true
 		}
 	}
 	p.prev = built
-	slog.Debug("service proxy synced", "services", len(built), "took", time.Since(start))
-	return nil
-}
-
-// NFT applies a script with `nft -f -` (one atomic transaction).
-func NFT(ctx context.Context, script string) error {
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("nft -f: %w: %s", err, strings.TrimSpace(out.String()))
+	if p.cfg.Synced != nil {
+		p.cfg.Synced(full, took)
 	}
+	slog.Debug("service proxy synced", "services", len(built), "full", full, "took", took)
 	return nil
-}
-
-// DeleteTable removes the proxy's table, if there is one.
-func DeleteTable(ctx context.Context) error {
-	return NFT(ctx, fmt.Sprintf("table ip %s\ndelete table ip %s\n", Table, Table))
 }

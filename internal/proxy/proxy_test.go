@@ -13,14 +13,15 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-// TestProxySyncs runs the sync loop on a fake clientset: the first sync rebuilds from the API, a new
-// EndpointSlice reaches the table, and a burst of changes is applied in few transactions.
+// TestProxySyncs runs the sync loop on a fake clientset: the first sync rebuilds from the API (a full
+// sync), a new EndpointSlice reaches the table in an incremental one, and a burst of changes is applied
+// in few transactions.
 func TestProxySyncs(t *testing.T) {
 	web := svc("web", "10.43.0.5", corev1.ServiceTypeClusterIP, corev1.ServicePort{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP})
 	client := fake.NewSimpleClientset(web)
 	var mu sync.Mutex
 	var scripts []string
-	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, Flush: func(context.Context, Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
+	p := New(client, Config{MinSyncInterval: 50 * time.Millisecond, List: noTable, Flush: func(context.Context, []Flush) error { return nil }, Apply: func(_ context.Context, s string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		scripts = append(scripts, s)
@@ -48,7 +49,7 @@ func TestProxySyncs(t *testing.T) {
 		t.Fatalf("timed out waiting for %s", what)
 		return 0
 	}
-	waitFor("no-endpoint rule", func(s string, _ int) bool { return strings.Contains(s, "elements = { 10.43.0.5 . tcp . 80 }") })
+	waitFor("no-endpoint rule", func(s string, _ int) bool { return strings.Contains(s, "10.43.0.5 . tcp . 80 : goto reject-chain") })
 
 	before := waitFor("", func(string, int) bool { return true })
 	for i := range 20 {
@@ -62,4 +63,17 @@ func TestProxySyncs(t *testing.T) {
 	if after-before > 10 {
 		t.Errorf("20 changes took %d transactions", after-before)
 	}
+	// The first sync is a full one; the others write only the changes.
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(scripts[0], "flush map") {
+		t.Errorf("first sync not a full one:\n%s", scripts[0])
+	}
+	for i, s := range scripts[1:] {
+		if strings.Contains(s, "flush map") || strings.Contains(s, "chain nat-prerouting") {
+			t.Errorf("sync %d rewrote the table:\n%s", i+1, s)
+		}
+	}
 }
+
+func noTable(context.Context, string) (Existing, error) { return Existing{}, nil }

@@ -43,7 +43,10 @@ func TestPodNetworkOverlay(t *testing.T) {
 		_ = exec.Command("ip", "netns", "del", ns).Run()
 		_ = exec.Command("ip", "link", "del", hostIf).Run()
 	})
-	in := func(args ...string) string { t.Helper(); return sh(t, "ip", append([]string{"netns", "exec", ns}, args...)...) }
+	in := func(args ...string) string {
+		t.Helper()
+		return sh(t, "ip", append([]string{"netns", "exec", ns}, args...)...)
+	}
 	sh(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", peerIf)
 	sh(t, "ip", "link", "set", peerIf, "netns", ns)
 	sh(t, "ip", "addr", "add", "192.168.251.1/30", "dev", hostIf)

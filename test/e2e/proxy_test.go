@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"skiff/test/e2e/framework"
 )
@@ -335,6 +337,279 @@ spec:
 			}
 			return nil
 		})
+	})
+
+	t.Run("InternalTrafficPolicyLocal", func(t *testing.T) {
+		// A Service without a selector whose manual slice names a backend on another node: ClusterIP
+		// traffic from this node must not go there (dropped), and once a backend on this node is added,
+		// every answer comes from it.
+		var names []string
+		for name := range backends {
+			names = append(names, name)
+		}
+		remote, local := names[0], names[1]
+		kubectlIn(t, c, `apiVersion: v1
+kind: Service
+metadata:
+  name: itp
+spec:
+  internalTrafficPolicy: Local
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+`, "apply", "-f", "-")
+		itp, err := c.Client.CoreV1().Services("default").Get(ctx, "itp", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint := func(ip, node string) discoveryv1.Endpoint {
+			return discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: &node, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}
+		}
+		es := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "itp-manual", Labels: map[string]string{discoveryv1.LabelServiceName: "itp"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(8080))}},
+			Endpoints:   []discoveryv1.Endpoint{endpoint(backends[remote], "elsewhere")},
+		}
+		if es, err = c.Client.DiscoveryV1().EndpointSlices("default").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		vip := itp.Spec.ClusterIP + " . tcp . 80 : drop"
+		eventually(t, 20*time.Second, func() error {
+			out, _ := exec.Command("nft", "list", "map", "ip", "skiff-proxy", "no-endpoint-services").CombinedOutput()
+			if !strings.Contains(string(out), vip) {
+				return fmt.Errorf("no %q in\n%s", vip, out)
+			}
+			return nil
+		})
+		for _, from := range []string{"pod", "host"} {
+			var err error
+			if from == "pod" {
+				_, _, err = c.Kubectl(ctx, "", "exec", "client", "--", "timeout", "3", "wget", "-qO-", "http://"+itp.Spec.ClusterIP+"/hostname")
+			} else {
+				_, err = (&http.Client{Timeout: 3 * time.Second}).Get("http://" + itp.Spec.ClusterIP + "/hostname")
+			}
+			if err == nil {
+				t.Fatalf("from the %s: the endpoint on another node answered", from)
+			}
+		}
+
+		es.Endpoints = append(es.Endpoints, endpoint(backends[local], "skiff-e2e"))
+		if _, err := c.Client.DiscoveryV1().EndpointSlices("default").Update(ctx, es, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, func() error {
+			script := "for i in $(seq 20); do timeout 3 wget -qO- http://" + itp.Spec.ClusterIP + "/hostname; echo; done"
+			out, _, _ := c.Kubectl(ctx, "", "exec", "client", "--", "sh", "-c", script)
+			if got := strings.Fields(out); len(got) != 20 || strings.Count(out, local) != 20 {
+				return fmt.Errorf("answers %q, want 20 from %s", got, local)
+			}
+			return nil
+		})
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + itp.Spec.ClusterIP + "/hostname")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != local {
+			t.Fatalf("from the host: %q, want %s", body, local)
+		}
+	})
+
+	t.Run("UDPFlowFollowsEndpointChange", func(t *testing.T) {
+		// A UDP client keeps one socket (one conntrack flow) while the Service's endpoint changes from
+		// udp-a to udp-b. udp-a stays up, so without the proxy's conntrack flush the flow would keep
+		// going to it for as long as the client keeps sending.
+		kubectlIn(t, c, `apiVersion: v1
+kind: Pod
+metadata:
+  name: udp-a
+  labels: {udp: "yes"}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: udp-b
+  labels: {udp: "later"}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: udp
+spec:
+  selector: {udp: "yes"}
+  ports:
+  - {port: 5353, targetPort: 8081, protocol: UDP}
+`, "apply", "-f", "-")
+		waitRunning("udp-a")
+		waitRunning("udp-b")
+		udp, err := c.Client.CoreV1().Services("default").Get(ctx, "udp", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var clientIP string
+		for _, ip := range backends {
+			clientIP = ip
+			break
+		}
+		// send asks a web pod's test server to send 3 datagrams from UDP port 40000 and returns the replies.
+		send := func() (string, error) {
+			url := "http://" + clientIP + ":8080/udp?to=" + udp.Spec.ClusterIP + ":5353&from=40000&n=3"
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return strings.Join(strings.Fields(string(body)), " "), err
+		}
+		eventually(t, 30*time.Second, func() error {
+			if got, err := send(); err != nil || got != "udp-a udp-a udp-a" {
+				return fmt.Errorf("replies %q (%v), want udp-a", got, err)
+			}
+			return nil
+		})
+		kubectl(t, c, "label", "pod", "udp-a", "udp=no", "--overwrite")
+		kubectl(t, c, "label", "pod", "udp-b", "udp=yes", "--overwrite")
+		eventually(t, 30*time.Second, func() error {
+			if got, err := send(); err != nil || got != "udp-b udp-b udp-b" {
+				return fmt.Errorf("replies %q (%v), want udp-b", got, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("LoadBalancer", func(t *testing.T) {
+		// The built-in load balancer publishes the node's address; the e2e node's is 127.0.0.1, which the
+		// proxy does not serve (as NodePorts), so the port is checked through the NodePort on another
+		// host address, and the ingress-IP path through a Service of another loadBalancerClass whose
+		// status the test writes itself with a routable host address.
+		kubectlIn(t, c, `apiVersion: v1
+kind: Service
+metadata:
+  name: lb
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8081, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb-manual
+spec:
+  type: LoadBalancer
+  loadBalancerClass: skiff.test/manual
+  selector: {app: web}
+  ports:
+  - {name: http, port: 8082, targetPort: http}
+`, "apply", "-f", "-")
+		var lb *corev1.Service
+		eventually(t, 20*time.Second, func() (err error) {
+			if lb, err = c.Client.CoreV1().Services("default").Get(ctx, "lb", metav1.GetOptions{}); err != nil {
+				return err
+			}
+			if ing := lb.Status.LoadBalancer.Ingress; len(ing) != 1 || ing[0].IP != "127.0.0.1" {
+				return fmt.Errorf("ingress %+v, want the node's InternalIP 127.0.0.1", ing)
+			}
+			return nil
+		})
+		if out := kubectl(t, c, "get", "svc", "lb", "--no-headers"); !strings.Contains(out, "127.0.0.1") {
+			t.Errorf("EXTERNAL-IP not shown: %q", out)
+		}
+		get := func(url string) error {
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if body, _ := io.ReadAll(resp.Body); backends[string(body)] == "" {
+				return fmt.Errorf("%s answered %q", url, body)
+			}
+			return nil
+		}
+		hostIP := hostIPv4(t)
+		eventually(t, 20*time.Second, func() error {
+			return get("http://" + net.JoinHostPort(hostIP, strconv.Itoa(int(lb.Spec.Ports[0].NodePort))) + "/hostname")
+		})
+
+		manual, err := c.Client.CoreV1().Services("default").Get(ctx, "lb-manual", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(manual.Status.LoadBalancer.Ingress) != 0 {
+			t.Fatalf("a Service of another loadBalancerClass got ingress %+v", manual.Status.LoadBalancer.Ingress)
+		}
+		manual.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: hostIP}}
+		if _, err := c.Client.CoreV1().Services("default").UpdateStatus(ctx, manual, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, func() error { return get("http://" + net.JoinHostPort(hostIP, "8082") + "/hostname") })
+
+		kubectl(t, c, "patch", "service", "lb", "-p", `{"spec":{"type":"ClusterIP"}}`)
+		eventually(t, 20*time.Second, func() error {
+			s, err := c.Client.CoreV1().Services("default").Get(ctx, "lb", metav1.GetOptions{})
+			if err == nil && len(s.Status.LoadBalancer.Ingress) != 0 {
+				err = fmt.Errorf("ingress %+v after the type change", s.Status.LoadBalancer.Ingress)
+			}
+			return err
+		})
+	})
+
+	t.Run("EstablishedConnectionSurvivesRestart", func(t *testing.T) {
+		// A keep-alive connection from the host to the ClusterIP, opened before skiff (and so the proxy)
+		// restarts, still answers from the same backend after the proxy's first, full sync.
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(clusterIP, "80"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		ask := func() (string, error) {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(conn, "GET /hostname HTTP/1.1\r\nHost: web\r\n\r\n"); err != nil {
+				return "", err
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return string(body), err
+		}
+		before, err := ask()
+		if err != nil || backends[before] == "" {
+			t.Fatalf("before the restart: %q %v", before, err)
+		}
+		c.Restart(t)
+		// The first sync after the start is a full one; a Service created now shows it has happened.
+		kubectlIn(t, c, "apiVersion: v1\nkind: Service\nmetadata:\n  name: after-restart\nspec:\n  selector: {app: web}\n  ports:\n  - {port: 80, targetPort: http}\n", "apply", "-f", "-")
+		after, err := c.Client.CoreV1().Services("default").Get(ctx, "after-restart", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, func() error {
+			out, _ := exec.Command("nft", "list", "map", "ip", "skiff-proxy", "service-ips").CombinedOutput()
+			if !strings.Contains(string(out), after.Spec.ClusterIP+" . tcp . 80") {
+				return fmt.Errorf("the proxy has not synced %s yet", after.Spec.ClusterIP)
+			}
+			return nil
+		})
+		for i := 0; i < 3; i++ {
+			if got, err := ask(); err != nil || got != before {
+				t.Fatalf("the connection after the restart: %q %v, want %q", got, err, before)
+			}
+		}
 	})
 
 	out, err := exec.Command("nft", "list", "table", "ip", "skiff-proxy").CombinedOutput()

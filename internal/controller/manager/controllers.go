@@ -15,6 +15,7 @@ import (
 	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
 	"skiff/internal/controller/serviceaccount"
+	"skiff/internal/controller/servicelb"
 	"skiff/internal/controller/statefulset"
 )
 
@@ -71,6 +72,10 @@ func init() {
 		}},
 		{Name: "endpoints", Start: func(ctx context.Context, cc *Context) error {
 			return endpointslice.StartEndpoints(ctx, cc.Client, cc.Informers, cc.Recorder("endpoint-controller"))
+		}},
+		// The built-in load balancer (k3s's servicelb): node addresses in LoadBalancer Services' status.
+		{Name: "servicelb", Start: func(ctx context.Context, cc *Context) error {
+			return servicelb.Start(ctx, cc.Client, cc.Informers)
 		}},
 		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})

@@ -1,9 +1,10 @@
 // Command testserver is skiff's offline test workload, modelled on upstream's
 // agnhost "netexec" and "serve-hostname".
 //
-//	testserver [--http-port 8080] [--grpc-port 9090] [--shutdown-delay 0s]
-//	                                                       serve HTTP (see server.go) and the gRPC health
+//	testserver [--http-port 8080] [--grpc-port 9090] [--udp-port 8081] [--shutdown-delay 0s]
+//	                                                       serve HTTP (see server.go), the gRPC health
 //	                                                       service (grpc.health.v1; --grpc-port 0: off)
+//	                                                       and the hostname over UDP (--udp-port 0: off)
 //	testserver exit CODE                                   exit at once with CODE
 //	testserver sleep SECONDS                               sleep, then exit 0
 //
@@ -31,6 +32,7 @@ import (
 func main() {
 	port := flag.Int("http-port", 8080, "port to serve HTTP on")
 	grpcPort := flag.Int("grpc-port", 9090, "port to serve the gRPC health service on (0: off)")
+	udpPort := flag.Int("udp-port", 8081, "port to answer UDP datagrams with the hostname on (0: off)")
 	delay := flag.Duration("shutdown-delay", 0, "how long to keep running after SIGTERM before exiting 0")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: testserver [flags] | testserver exit CODE | testserver sleep SECONDS\n")
@@ -43,6 +45,11 @@ func main() {
 
 	switch args := flag.Args(); {
 	case len(args) == 0:
+		if *udpPort != 0 {
+			if err := serveUDP(*udpPort); err != nil {
+				fatalf("%v", err)
+			}
+		}
 		os.Exit(serve(*port, *grpcPort, *delay, sigs))
 	case args[0] == "exit" && len(args) == 2:
 		code, err := strconv.Atoi(args[1])

@@ -25,6 +25,7 @@ import (
 //	/exit?code=N          reply, then exit the process with code N
 //	/alloc?mb=N           allocate and touch N MiB, kept until exit
 //	/env                  the environment, sorted, one KEY=value a line
+//	/udp?to=IP:PORT&from=LOCALPORT&n=N  N datagrams from one UDP socket, the replies (udp.go)
 //
 // Every request is logged to stdout.
 type server struct {
@@ -48,6 +49,7 @@ func newServer(exits chan<- int, hs *health.Server) http.Handler {
 	mux.HandleFunc("/exit", s.exit)
 	mux.HandleFunc("/alloc", s.allocate)
 	mux.HandleFunc("/env", s.env)
+	mux.HandleFunc("GET /udp", s.udpClient)
 	return logRequests(mux)
 }
 
