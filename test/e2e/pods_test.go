@@ -695,11 +695,23 @@ spec:
 `
 		kubectlIn(t, c, pod, "apply", "-f", "-")
 		p := waitPhase("hungry", corev1.PodRunning)
-		// Ask the test server for far more memory than its limit: the kernel kills it.
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + p.Status.PodIP + ":8080/alloc?mb=256")
-		if err == nil {
-			resp.Body.Close()
-		}
+		// Ask the test server for far more memory than its limit: the kernel kills it. Asked again until the
+		// pod has failed, in case a request does not reach it (a new pod's address, just reused, may take a
+		// moment to answer).
+		eventually(t, 60*time.Second, func() error {
+			cur, err := c.Client.CoreV1().Pods("default").Get(ctx, "hungry", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if cur.Status.Phase == corev1.PodFailed {
+				return nil
+			}
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + p.Status.PodIP + ":8080/alloc?mb=256")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return fmt.Errorf("pod hungry is %s (last request: %v)", cur.Status.Phase, err)
+		})
 		failed := waitPhase("hungry", corev1.PodFailed)
 		term := failed.Status.ContainerStatuses[0].State.Terminated
 		if term == nil || term.Reason != "OOMKilled" || term.ExitCode != 137 {
