@@ -42,6 +42,8 @@ type Config struct {
 	KubeletClient *http.Client
 	// ServiceRanges turns on ClusterIP and NodePort allocation for Services.
 	ServiceRanges *ServiceRanges
+	// Transformers, when set, gives each resource's values their encryption at rest.
+	Transformers func(schema.GroupResource) storage.Transformer
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -156,6 +158,7 @@ func New(cfg Config) (*Server, error) {
 				Prefix:        "/registry/" + storagePrefix(rr) + "/",
 				StorageGVK:    rr.GVK(),
 				NewFunc:       rr.New,
+				Transformer:   s.transformerFor(rr.GroupResource()),
 			})
 			r.cache = storage.NewCacher(r.store, storage.CacherConfig{})
 			fm, err := newFieldManagers(s.scheme, rr)
@@ -168,6 +171,13 @@ func New(cfg Config) (*Server, error) {
 		s.ordered = append(s.ordered, r)
 	}
 	return s, nil
+}
+
+func (s *Server) transformerFor(gr schema.GroupResource) storage.Transformer {
+	if s.cfg.Transformers == nil {
+		return nil
+	}
+	return s.cfg.Transformers(gr)
 }
 
 // shareStorage points a resource served in a second version at the store and cache of its storage version,

@@ -26,6 +26,11 @@ type Config struct {
 	EtcdClientPort int
 	EtcdPeerPort   int
 
+	// EncryptionProviderConfig is an EncryptionConfiguration file ("": <data-dir>/encryption/config.yaml,
+	// written on first start, encrypts Secrets); EncryptionProviderConfigAutomaticReload re-reads it when it changes.
+	EncryptionProviderConfig                string
+	EncryptionProviderConfigAutomaticReload bool
+
 	DisableAgent       bool
 	CompactionInterval time.Duration
 
