@@ -138,7 +138,7 @@ resources:
 		t.Fatal(err)
 	}
 	for gr, want := range map[schema.GroupResource]string{
-		secrets: "aesgcm:a",
+		secrets:                                  "aesgcm:a",
 		{Group: "apps", Resource: "deployments"}: "aesgcm:a",
 		{Resource: "configmaps"}:                 "secretbox:s",
 		{Group: "batch", Resource: "jobs"}:       "aescbc:c",
