@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"skiff/internal/admission"
+	"skiff/internal/apiserver/audit"
 	"skiff/internal/apiserver/conversion"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
@@ -44,6 +45,8 @@ type Config struct {
 	ServiceRanges *ServiceRanges
 	// Transformers, when set, gives each resource's values their encryption at rest.
 	Transformers func(schema.GroupResource) storage.Transformer
+	// Auditor writes the audit log (nil: none; responses still carry an Audit-ID).
+	Auditor *audit.Auditor
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -253,6 +256,7 @@ func (s *Server) Handler() http.Handler {
 	h = s.withAuthorization(h)
 	h = s.withRequestInfo(h)
 	h = s.withAuthentication(h)
+	h = s.withAudit(h)
 	h = s.withRecovery(h)
 	return h
 }

@@ -31,6 +31,14 @@ type Config struct {
 	EncryptionProviderConfig                string
 	EncryptionProviderConfigAutomaticReload bool
 
+	// AuditPolicyFile is an audit.k8s.io/v1 Policy; AuditLogPath where events go ("-": stdout), rotated
+	// past AuditLogMaxSizeMB, keeping AuditLogMaxBackups files for AuditLogMaxAgeDays. Both needed for a log.
+	AuditPolicyFile    string
+	AuditLogPath       string
+	AuditLogMaxSizeMB  int
+	AuditLogMaxBackups int
+	AuditLogMaxAgeDays int
+
 	DisableAgent       bool
 	CompactionInterval time.Duration
 

@@ -65,6 +65,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	auditor, err := newAuditor(cfg)
+	if err != nil {
+		return err
+	}
+	defer auditor.Close()
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.LoadOrCreateCA(tlsDir, "ca")
 	if err != nil {
@@ -119,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
 		ServiceRanges: svcRanges,
 		Transformers:  enc.For,
+		Auditor:       auditor,
 	})
 	if err != nil {
 		return err

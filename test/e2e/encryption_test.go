@@ -198,15 +198,22 @@ func TestEncryptionBadConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, framework.Binary(t), "server", "--data-dir", filepath.Join(dir, "data"), "--disable-agent",
-		"--bind-address", "127.0.0.1", "--https-port", strconv.Itoa(framework.FreePort(t)),
-		"--etcd-client-port", strconv.Itoa(framework.FreePort(t)), "--etcd-peer-port", strconv.Itoa(framework.FreePort(t)),
-		"--encryption-provider-config", path)
-	out, err := cmd.CombinedOutput()
+	out, _, err := runServerOnce(t, "--encryption-provider-config", path)
 	if err == nil {
 		t.Fatalf("server started with a bad encryption config:\n%s", out)
 	}
-	mustContain(t, string(out), "encryption provider config", "resources[0].providers[0].aesgcm.keys[0].secret", "expected length")
+	mustContain(t, out, "encryption provider config", "resources[0].providers[0].aesgcm.keys[0].secret", "expected length")
+}
+
+// runServerOnce runs `skiff server` in a fresh data dir expecting it to refuse to start (it is killed after
+// 30 s otherwise) and returns its output.
+func runServerOnce(t *testing.T, args ...string) (string, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, framework.Binary(t), append([]string{"server", "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--disable-agent", "--bind-address", "127.0.0.1", "--https-port", strconv.Itoa(framework.FreePort(t)),
+		"--etcd-client-port", strconv.Itoa(framework.FreePort(t)), "--etcd-peer-port", strconv.Itoa(framework.FreePort(t))}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode(), err
 }
