@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
 
@@ -46,6 +47,7 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 			}
 		}
 		r.Header.Del("Authorization")
+		audit.SetUser(r.Context(), u)
 		next.ServeHTTP(w, r.WithContext(auth.WithUser(r.Context(), u)))
 	})
 }
@@ -68,6 +70,7 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 			s.writeError(w, r, apierrors.NewInternalError(err))
 			return
 		}
+		audit.LogDecision(r.Context(), d == auth.DecisionAllow, reason)
 		if d != auth.DecisionAllow {
 			s.writeError(w, r, forbidden(a, reason))
 			return

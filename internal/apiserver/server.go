@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"skiff/internal/admission"
+	"skiff/internal/apiserver/audit"
 	"skiff/internal/apiserver/conversion"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
@@ -42,6 +43,10 @@ type Config struct {
 	KubeletClient *http.Client
 	// ServiceRanges turns on ClusterIP and NodePort allocation for Services.
 	ServiceRanges *ServiceRanges
+	// Transformers, when set, gives each resource's values their encryption at rest.
+	Transformers func(schema.GroupResource) storage.Transformer
+	// Auditor writes the audit log (nil: none; responses still carry an Audit-ID).
+	Auditor *audit.Auditor
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -156,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 				Prefix:        "/registry/" + storagePrefix(rr) + "/",
 				StorageGVK:    rr.GVK(),
 				NewFunc:       rr.New,
+				Transformer:   s.transformerFor(rr.GroupResource()),
 			})
 			r.cache = storage.NewCacher(r.store, storage.CacherConfig{})
 			fm, err := newFieldManagers(s.scheme, rr)
@@ -168,6 +174,13 @@ func New(cfg Config) (*Server, error) {
 		s.ordered = append(s.ordered, r)
 	}
 	return s, nil
+}
+
+func (s *Server) transformerFor(gr schema.GroupResource) storage.Transformer {
+	if s.cfg.Transformers == nil {
+		return nil
+	}
+	return s.cfg.Transformers(gr)
 }
 
 // shareStorage points a resource served in a second version at the store and cache of its storage version,
@@ -243,6 +256,7 @@ func (s *Server) Handler() http.Handler {
 	h = s.withAuthorization(h)
 	h = s.withRequestInfo(h)
 	h = s.withAuthentication(h)
+	h = s.withAudit(h)
 	h = s.withRecovery(h)
 	return h
 }

@@ -26,6 +26,19 @@ type Config struct {
 	EtcdClientPort int
 	EtcdPeerPort   int
 
+	// EncryptionProviderConfig is an EncryptionConfiguration file ("": <data-dir>/encryption/config.yaml,
+	// written on first start, encrypts Secrets); EncryptionProviderConfigAutomaticReload re-reads it when it changes.
+	EncryptionProviderConfig                string
+	EncryptionProviderConfigAutomaticReload bool
+
+	// AuditPolicyFile is an audit.k8s.io/v1 Policy; AuditLogPath where events go ("-": stdout), rotated
+	// past AuditLogMaxSizeMB, keeping AuditLogMaxBackups files for AuditLogMaxAgeDays. Both needed for a log.
+	AuditPolicyFile    string
+	AuditLogPath       string
+	AuditLogMaxSizeMB  int
+	AuditLogMaxBackups int
+	AuditLogMaxAgeDays int
+
 	DisableAgent       bool
 	CompactionInterval time.Duration
 

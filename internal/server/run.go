@@ -60,6 +60,16 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// A bad encryption configuration stops the server too: it decides how Secrets are written.
+	enc, err := loadEncryption(cfg)
+	if err != nil {
+		return err
+	}
+	auditor, err := newAuditor(cfg)
+	if err != nil {
+		return err
+	}
+	defer auditor.Close()
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.LoadOrCreateCA(tlsDir, "ca")
 	if err != nil {
@@ -113,6 +123,8 @@ func Run(ctx context.Context, cfg Config) error {
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
 		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
 		ServiceRanges: svcRanges,
+		Transformers:  enc.For,
+		Auditor:       auditor,
 	})
 	if err != nil {
 		return err
@@ -130,6 +142,9 @@ func Run(ctx context.Context, cfg Config) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go api.Run(runCtx)
+	if cfg.EncryptionProviderConfigAutomaticReload {
+		go enc.RunReload(runCtx, time.Minute)
+	}
 	go storage.RunCompactor(runCtx, etcdCli, cfg.CompactionInterval)
 
 	srv, ln, err := listen(cfg, ca, servingCert, servingKey, api.Handler())

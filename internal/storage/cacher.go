@@ -151,7 +151,7 @@ func (c *Cacher) decode(ev *clientv3.Event) (*Event, error) {
 	e := &Event{Key: string(ev.Kv.Key), RV: ev.Kv.ModRevision}
 	var err error
 	if ev.PrevKv != nil {
-		if e.PrevObject, err = c.store.codec.Decode(ev.PrevKv.Value, ev.PrevKv.ModRevision, c.store.res.NewFunc); err != nil {
+		if e.PrevObject, _, _, err = c.store.decode(string(ev.PrevKv.Key), ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
 			return nil, err
 		}
 	}
@@ -165,10 +165,10 @@ func (c *Cacher) decode(ev *clientv3.Event) (*Event, error) {
 		err = SetRV(e.Object, ev.Kv.ModRevision)
 	case ev.IsCreate():
 		e.Type = watch.Added
-		e.Object, err = c.store.codec.Decode(ev.Kv.Value, ev.Kv.ModRevision, c.store.res.NewFunc)
+		e.Object, _, _, err = c.store.decode(e.Key, ev.Kv.Value, ev.Kv.ModRevision)
 	default:
 		e.Type = watch.Modified
-		e.Object, err = c.store.codec.Decode(ev.Kv.Value, ev.Kv.ModRevision, c.store.res.NewFunc)
+		e.Object, _, _, err = c.store.decode(e.Key, ev.Kv.Value, ev.Kv.ModRevision)
 	}
 	return e, err
 }

@@ -89,7 +89,7 @@ func (s *Store) ListPage(ctx context.Context, prefix string, rev int64, startRel
 			out.Revision = resp.Header.Revision
 		}
 		for i, kv := range resp.Kvs {
-			obj, err := s.codec.Decode(kv.Value, kv.ModRevision, s.res.NewFunc)
+			obj, _, _, err := s.decode(string(kv.Key), kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, apierrors.NewInternalError(err)
 			}

@@ -25,6 +25,8 @@ type Resource struct {
 	// StorageGVK is the apiVersion/kind written into stored values.
 	StorageGVK schema.GroupVersionKind
 	NewFunc    func() runtime.Object
+	// Transformer encrypts values at rest (nil: stored as encoded).
+	Transformer Transformer
 }
 
 // Store reads and writes one resource's objects in etcd.
@@ -52,7 +54,7 @@ func (s *Store) Key(namespace, name string) string {
 
 // Create stores obj under key unless the key exists, and returns it with its resourceVersion set.
 func (s *Store) Create(ctx context.Context, key, name string, obj runtime.Object) (runtime.Object, error) {
-	data, err := s.codec.Encode(obj, s.res.StorageGVK)
+	_, data, err := s.encode(key, obj)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
@@ -82,7 +84,11 @@ func (s *Store) Get(ctx context.Context, key, name string) (runtime.Object, erro
 	if len(resp.Kvs) == 0 {
 		return nil, apierrors.NewNotFound(s.res.GroupResource, name)
 	}
-	return s.codec.Decode(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, s.res.NewFunc)
+	obj, _, _, err := s.decode(key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return obj, nil
 }
 
 // UpdateFunc computes the next state from the current one. Returning del=true deletes the object instead.
@@ -99,14 +105,16 @@ type UpdateFunc func(cur runtime.Object) (next runtime.Object, del bool, err err
 func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn UpdateFunc, cached runtime.Object) (runtime.Object, bool, error) {
 	var cur runtime.Object
 	var curRev int64
-	var curData []byte // the stored bytes, when known
+	var curData []byte // the encoded (plaintext) bytes, when known
+	var curStale bool  // the stored value is not encrypted as writes are now
+	fromCache := false
 	if cached != nil {
 		acc, err := meta.Accessor(cached)
 		if err == nil {
 			curRev, _ = ParseRV(acc.GetResourceVersion())
 		}
 		if curRev > 0 {
-			cur = cached
+			cur, fromCache = cached, true
 		}
 	}
 	if cur == nil {
@@ -114,7 +122,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 		if err != nil {
 			return nil, false, storageError(err)
 		}
-		if cur, curRev, curData, err = s.decodeKV(resp.Kvs, name); err != nil {
+		if cur, curRev, curData, curStale, err = s.decodeKV(resp.Kvs, name); err != nil {
 			return nil, false, err
 		}
 	}
@@ -130,7 +138,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 		if del {
 			op = clientv3.OpDelete(key)
 		} else {
-			data, err := s.codec.Encode(next, s.res.StorageGVK)
+			plain, data, err := s.encode(key, next)
 			if err != nil {
 				return nil, false, apierrors.NewInternalError(err)
 			}
@@ -140,8 +148,23 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 					return nil, false, apierrors.NewInternalError(err)
 				}
 			}
-			if bytes.Equal(data, curData) {
-				return cur.DeepCopyObject(), false, nil
+			if bytes.Equal(plain, curData) {
+				if fromCache && s.mayBeStale() {
+					// The cache does not know how its copy is stored: ask etcd, so that rewriting an
+					// unchanged object re-encrypts it with the current key (key rotation).
+					fromCache = false
+					resp, err := s.client.Get(ctx, key)
+					if err != nil {
+						return nil, false, storageError(err)
+					}
+					if cur, curRev, curData, curStale, err = s.decodeKV(resp.Kvs, name); err != nil {
+						return nil, false, err
+					}
+					continue
+				}
+				if !curStale {
+					return cur.DeepCopyObject(), false, nil
+				}
 			}
 			op = clientv3.OpPut(key, string(data))
 		}
@@ -155,9 +178,10 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 		}
 		if !tresp.Succeeded {
 			kvs := tresp.Responses[0].GetResponseRange().Kvs
-			if cur, curRev, curData, err = s.decodeKV(kvs, name); err != nil {
+			if cur, curRev, curData, curStale, err = s.decodeKV(kvs, name); err != nil {
 				return nil, false, err
 			}
+			fromCache = false
 			continue
 		}
 		out := next
@@ -171,16 +195,52 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key, name string, fn Updat
 	}
 }
 
-func (s *Store) decodeKV(kvs []*mvccpb.KeyValue, name string) (runtime.Object, int64, []byte, error) {
+func (s *Store) decodeKV(kvs []*mvccpb.KeyValue, name string) (runtime.Object, int64, []byte, bool, error) {
 	if len(kvs) == 0 {
-		return nil, 0, nil, apierrors.NewNotFound(s.res.GroupResource, name)
+		return nil, 0, nil, false, apierrors.NewNotFound(s.res.GroupResource, name)
 	}
 	kv := kvs[0]
-	obj, err := s.codec.Decode(kv.Value, kv.ModRevision, s.res.NewFunc)
+	obj, plain, stale, err := s.decode(string(kv.Key), kv.Value, kv.ModRevision)
 	if err != nil {
-		return nil, 0, nil, apierrors.NewInternalError(err)
+		return nil, 0, nil, false, apierrors.NewInternalError(err)
 	}
-	return obj, kv.ModRevision, kv.Value, nil
+	return obj, kv.ModRevision, plain, stale, nil
+}
+
+func (s *Store) transformer() Transformer {
+	if s.res.Transformer == nil {
+		return Identity{}
+	}
+	return s.res.Transformer
+}
+
+// mayBeStale says whether stored values can need a rewrite to reach the current encryption.
+func (s *Store) mayBeStale() bool {
+	if t, ok := s.transformer().(interface{ MayBeStale() bool }); ok {
+		return t.MayBeStale()
+	}
+	_, identity := s.transformer().(Identity)
+	return !identity
+}
+
+// encode returns obj's encoded bytes and the value to store under key.
+func (s *Store) encode(key string, obj runtime.Object) (plain, stored []byte, err error) {
+	if plain, err = s.codec.Encode(obj, s.res.StorageGVK); err != nil {
+		return nil, nil, err
+	}
+	if stored, err = s.transformer().ToStorage(plain, key); err != nil {
+		return nil, nil, fmt.Errorf("encrypt %s: %w", key, err)
+	}
+	return plain, stored, nil
+}
+
+// decode reads the value stored under key at revision rev.
+func (s *Store) decode(key string, value []byte, rev int64) (obj runtime.Object, plain []byte, stale bool, err error) {
+	if plain, stale, err = s.transformer().FromStorage(value, key); err != nil {
+		return nil, nil, false, fmt.Errorf("decrypt %s: %w", key, err)
+	}
+	obj, err = s.codec.Decode(plain, rev, s.res.NewFunc)
+	return obj, plain, stale, err
 }
 
 // CurrentRevision returns etcd's current revision, which is what a consistent read must at least reflect.
