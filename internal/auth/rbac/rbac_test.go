@@ -1,0 +1,142 @@
+package rbac
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	rbaclisters "k8s.io/client-go/listers/rbac/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"skiff/internal/auth"
+)
+
+// fixture builds a resolver over in-memory indexers.
+func fixture(objs ...any) *Resolver {
+	idx := func() cache.Indexer {
+		return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	}
+	roles, croles, rbs, crbs := idx(), idx(), idx(), idx()
+	for _, o := range objs {
+		switch o.(type) {
+		case *rbacv1.Role:
+			_ = roles.Add(o)
+		case *rbacv1.ClusterRole:
+			_ = croles.Add(o)
+		case *rbacv1.RoleBinding:
+			_ = rbs.Add(o)
+		case *rbacv1.ClusterRoleBinding:
+			_ = crbs.Add(o)
+		}
+	}
+	return &Resolver{Roles: rbaclisters.NewRoleLister(roles), ClusterRoles: rbaclisters.NewClusterRoleLister(croles),
+		RoleBindings: rbaclisters.NewRoleBindingLister(rbs), ClusterRoleBindings: rbaclisters.NewClusterRoleBindingLister(crbs)}
+}
+
+func rule(verbs, groups, resources string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{Verbs: strings.Split(verbs, ","), APIGroups: strings.Split(groups, ","), Resources: strings.Split(resources, ",")}
+}
+
+func TestRuleAllows(t *testing.T) {
+	pods := auth.Attributes{Verb: "get", Resource: "pods", Name: "p", ResourceRequest: true}
+	podLog := auth.Attributes{Verb: "get", Resource: "pods", Subresource: "log", Name: "p", ResourceRequest: true}
+	scale := auth.Attributes{Verb: "update", APIGroup: "apps", Resource: "deployments", Subresource: "scale", ResourceRequest: true}
+	for _, tc := range []struct {
+		name string
+		r    rbacv1.PolicyRule
+		a    auth.Attributes
+		want bool
+	}{
+		{"exact", rule("get", "", "pods"), pods, true},
+		{"verb star", rule("*", "", "pods"), pods, true},
+		{"wrong verb", rule("list", "", "pods"), pods, false},
+		{"wrong group", rule("get", "apps", "pods"), pods, false},
+		{"group star", rule("get", "*", "pods"), pods, true},
+		{"resource star", rule("get", "", "*"), podLog, true},
+		{"resource does not cover subresource", rule("get", "", "pods"), podLog, false},
+		{"subresource", rule("get", "", "pods/log"), podLog, true},
+		{"star subresource", rule("update", "apps", "*/scale"), scale, true},
+		{"names", rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}, ResourceNames: []string{"p"}}, pods, true},
+		{"other name", rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}, ResourceNames: []string{"q"}}, pods, false},
+		{"url", rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz"}}, auth.Attributes{Verb: "get", Path: "/healthz"}, true},
+		{"url prefix", rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz*"}}, auth.Attributes{Verb: "get", Path: "/healthz/etcd"}, true},
+		{"url other", rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz"}}, auth.Attributes{Verb: "get", Path: "/healthz/etcd"}, false},
+		{"url rule on resource", rbacv1.PolicyRule{Verbs: []string{"get"}, NonResourceURLs: []string{"*"}}, pods, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RuleAllows(tc.a, &tc.r); got != tc.want {
+				t.Fatalf("RuleAllows = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	view := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}, Rules: []rbacv1.PolicyRule{rule("get,list,watch", "", "pods")}}
+	secrets := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "secrets", Namespace: "b"}, Rules: []rbacv1.PolicyRule{rule("get", "", "secrets")}}
+	z := NewAuthorizer()
+	z.SetResolver(fixture(view, secrets,
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "alice-view", Namespace: "a"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "view"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "sa", Namespace: "b"}, RoleRef: rbacv1.RoleRef{Kind: "Role", Name: "secrets"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "builder"}, {Kind: "Group", Name: "system:serviceaccounts:c"}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: "b"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "gone"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "ops"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "view"},
+			Subjects: []rbacv1.Subject{{Kind: "Group", Name: "ops"}}},
+	))
+	alice := &auth.User{Name: "alice", Groups: []string{"system:authenticated"}}
+	bob := &auth.User{Name: "bob", Groups: []string{"ops"}}
+	builder := &auth.User{Name: "system:serviceaccount:b:builder", Groups: []string{"system:serviceaccounts", "system:serviceaccounts:b"}}
+	other := &auth.User{Name: "system:serviceaccount:c:x", Groups: []string{"system:serviceaccounts", "system:serviceaccounts:c"}}
+	list := func(u *auth.User, ns, res string) auth.Attributes {
+		return auth.Attributes{User: u, Verb: "list", Namespace: ns, Resource: res, ResourceRequest: true}
+	}
+	for _, tc := range []struct {
+		name   string
+		a      auth.Attributes
+		want   auth.Decision
+		reason string
+	}{
+		{"rolebinding to clusterrole", list(alice, "a", "pods"), auth.DecisionAllow, `RBAC: allowed by RoleBinding "alice-view/a" of ClusterRole "view" to User "alice"`},
+		{"scoped to its namespace", list(alice, "b", "pods"), auth.DecisionNoOpinion, `RBAC: clusterrole.rbac.authorization.k8s.io "gone" not found`},
+		{"not cluster-wide", list(alice, "", "pods"), auth.DecisionNoOpinion, ""},
+		{"group clusterrolebinding", list(bob, "", "pods"), auth.DecisionAllow, `RBAC: allowed by ClusterRoleBinding "ops" of ClusterRole "view" to Group "ops"`},
+		{"service account", auth.Attributes{User: builder, Verb: "get", Namespace: "b", Resource: "secrets", ResourceRequest: true}, auth.DecisionAllow, `RBAC: allowed by RoleBinding "sa/b" of Role "secrets" to ServiceAccount "builder/b"`},
+		{"service account group", auth.Attributes{User: other, Verb: "get", Namespace: "b", Resource: "secrets", ResourceRequest: true}, auth.DecisionAllow, `RBAC: allowed by RoleBinding "sa/b" of Role "secrets" to Group "system:serviceaccounts:c"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, reason, err := z.Authorize(context.Background(), tc.a)
+			if err != nil || d != tc.want || reason != tc.reason {
+				t.Fatalf("got %v %q %v, want %v %q", d, reason, err, tc.want, tc.reason)
+			}
+		})
+	}
+	if d, _, _ := NewAuthorizer().Authorize(context.Background(), list(alice, "a", "pods")); d != auth.DecisionNoOpinion {
+		t.Fatal("an authorizer whose listers have not synced must have no opinion")
+	}
+}
+
+func TestCovers(t *testing.T) {
+	owner := []rbacv1.PolicyRule{rule("get,list", "", "pods,secrets"), rule("*", "apps", "deployments"), {Verbs: []string{"get"}, NonResourceURLs: []string{"/api*"}}}
+	for _, tc := range []struct {
+		name string
+		req  []rbacv1.PolicyRule
+		want bool
+	}{
+		{"subset", []rbacv1.PolicyRule{rule("get", "", "pods")}, true},
+		{"more verbs", []rbacv1.PolicyRule{rule("get,delete", "", "secrets")}, false},
+		{"star verb", []rbacv1.PolicyRule{rule("update,patch", "apps", "deployments")}, true},
+		{"named", []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}, ResourceNames: []string{"x"}}}, true},
+		{"url", []rbacv1.PolicyRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/apis"}}}, true},
+		{"star resource", []rbacv1.PolicyRule{rule("get", "", "*")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, _ := Covers(owner, tc.req); got != tc.want {
+				t.Fatalf("Covers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
