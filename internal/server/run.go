@@ -162,6 +162,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, client); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := rbac.Reconcile(ctx, client); err != nil {
+		return fmt.Errorf("bootstrap: default RBAC roles: %w", err)
+	}
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
 		return err
 	}

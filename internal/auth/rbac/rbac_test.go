@@ -2,11 +2,13 @@ package rbac
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 	rbaclisters "k8s.io/client-go/listers/rbac/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -138,5 +140,47 @@ func TestCovers(t *testing.T) {
 				t.Fatalf("Covers = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset(
+		// A default role that lost a rule and a label: both come back.
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "system:basic-user"}, Rules: []rbacv1.PolicyRule{
+			{Verbs: []string{"create"}, APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}}}},
+		// An operator opted out: left alone.
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "system:discovery", Annotations: map[string]string{AutoUpdateAnnotation: "false"}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "root"}}},
+	)
+	if err := Reconcile(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if err := Reconcile(ctx, cs); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	basic, _ := cs.RbacV1().ClusterRoles().Get(ctx, "system:basic-user", metav1.GetOptions{})
+	if ok, missing := Covers(basic.Rules, DefaultClusterRoles()[slices.IndexFunc(DefaultClusterRoles(), func(r rbacv1.ClusterRole) bool { return r.Name == "system:basic-user" })].Rules); !ok {
+		t.Fatalf("system:basic-user still lacks %v", missing)
+	}
+	if basic.Labels[bootstrapLabel] != "rbac-defaults" {
+		t.Fatalf("labels not restored: %v", basic.Labels)
+	}
+	disc, _ := cs.RbacV1().ClusterRoles().Get(ctx, "system:discovery", metav1.GetOptions{})
+	if len(disc.Rules) != 0 {
+		t.Fatalf("autoupdate=false role was changed: %v", disc.Rules)
+	}
+	view, err := cs.RbacV1().ClusterRoles().Get(ctx, "view", metav1.GetOptions{})
+	if err != nil || view.AggregationRule == nil || view.Labels[aggregateToEdit] != "true" {
+		t.Fatalf("view: %v %+v", err, view)
+	}
+	ca, _ := cs.RbacV1().ClusterRoleBindings().Get(ctx, "cluster-admin", metav1.GetOptions{})
+	if len(ca.Subjects) != 2 || ca.Subjects[1].Name != "system:masters" {
+		t.Fatalf("cluster-admin subjects: %v", ca.Subjects)
+	}
+	all, _ := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
+	if len(all.Items) != len(DefaultClusterRoles()) {
+		t.Fatalf("%d roles, want %d", len(all.Items), len(DefaultClusterRoles()))
 	}
 }
