@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 
+	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
 	"skiff/internal/controller/deployment"
@@ -71,6 +72,9 @@ func init() {
 		}},
 		{Name: "endpoints", Start: func(ctx context.Context, cc *Context) error {
 			return endpointslice.StartEndpoints(ctx, cc.Client, cc.Informers, cc.Recorder("endpoint-controller"))
+		}},
+		{Name: "clusterrole-aggregation", Start: func(ctx context.Context, cc *Context) error {
+			return clusterroleaggregation.Start(ctx, cc.Client, cc.Informers)
 		}},
 		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
