@@ -7,11 +7,15 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	rbaclisters "k8s.io/client-go/listers/rbac/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"skiff/internal/admission"
 	"skiff/internal/auth"
 )
 
@@ -182,5 +186,62 @@ func TestReconcile(t *testing.T) {
 	all, _ := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
 	if len(all.Items) != len(DefaultClusterRoles()) {
 		t.Fatalf("%d roles, want %d", len(all.Items), len(DefaultClusterRoles()))
+	}
+}
+
+func TestEscalation(t *testing.T) {
+	edit := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "edit"}, Rules: []rbacv1.PolicyRule{
+		rule("get,list,create,update,delete", "", "pods,configmaps"), rule("get", "", "secrets")}}
+	admin := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "admin"}, Rules: []rbacv1.PolicyRule{rule("*", "*", "*")}}
+	binder := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "binder"}, Rules: []rbacv1.PolicyRule{
+		{Verbs: []string{"bind"}, APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, ResourceNames: []string{"admin"}}}}
+	z := NewAuthorizer()
+	z.SetResolver(fixture(edit, admin, binder,
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: "a"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "edit"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}, {Kind: "User", Name: "bob"}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "bob", Namespace: "a"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "binder"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "bob"}}},
+	))
+	e := &Escalation{Authorizer: z, RBAC: z}
+	alice := &auth.User{Name: "alice", Groups: []string{"system:authenticated"}}
+	bob := &auth.User{Name: "bob", Groups: []string{"system:authenticated"}}
+	roles := rbacv1.SchemeGroupVersion.WithResource("roles")
+	rbs := rbacv1.SchemeGroupVersion.WithResource("rolebindings")
+	role := func(rs ...rbacv1.PolicyRule) *rbacv1.Role {
+		return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "a"}, Rules: rs}
+	}
+	bindTo := func(kind, name string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "a"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: name}}
+	}
+	for _, tc := range []struct {
+		name string
+		u    *auth.User
+		gvr  schema.GroupVersionResource
+		obj  runtime.Object
+		err  string
+	}{
+		{"role within own rules", alice, roles, role(rule("get,list", "", "pods")), ""},
+		{"role beyond own rules", alice, roles, role(rule("get,delete", "", "secrets")), `roles.rbac.authorization.k8s.io "r" is forbidden: user "alice" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:
+{APIGroups:[""], Resources:["secrets"], Verbs:["delete"]}`},
+		{"binding to a held role", alice, rbs, bindTo("ClusterRole", "edit"), ""},
+		{"binding to a role not held", alice, rbs, bindTo("ClusterRole", "admin"), `is attempting to grant RBAC permissions not currently held:
+{APIGroups:["*"], Resources:["*"], Verbs:["*"]}`},
+		{"bind verb", bob, rbs, bindTo("ClusterRole", "admin"), ""},
+		{"binding to a missing role", alice, rbs, bindTo("Role", "gone"), `role.rbac.authorization.k8s.io "gone" not found`},
+		{"masters", &auth.User{Name: "root", Groups: []string{auth.GroupMasters}}, roles, role(rule("*", "*", "*")), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := e.Validate(context.Background(), &admission.Attributes{Operation: admission.Create, Resource: tc.gvr,
+				Namespace: "a", Name: "r", Object: tc.obj, User: tc.u})
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("got %v, want 403 containing %q", err, tc.err)
+			}
+		})
 	}
 }
