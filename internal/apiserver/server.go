@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -42,6 +43,9 @@ type Config struct {
 	KubeletClient *http.Client
 	// ServiceRanges turns on ClusterIP and NodePort allocation for Services.
 	ServiceRanges *ServiceRanges
+	// Rules lists what a user may do in a namespace, for SelfSubjectRulesReview (nil: the review answers
+	// incomplete with no rules).
+	Rules func(u *auth.User, namespace string) ([]rbacv1.PolicyRule, error)
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -150,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 			if err := s.shareStorage(r); err != nil {
 				return nil, err
 			}
-		} else if rr.Resource != "bindings" {
+		} else if rr.Resource != "bindings" && !rr.Virtual {
 			r.store = storage.NewStore(cfg.Etcd, s.storeCdc, storage.Resource{
 				GroupResource: rr.GroupResource(),
 				Prefix:        "/registry/" + storagePrefix(rr) + "/",

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
 		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
 		ServiceRanges: svcRanges,
+		Rules:         rbacAuthz.RulesFor,
 	})
 	if err != nil {
 		return err

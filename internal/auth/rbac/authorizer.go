@@ -86,3 +86,13 @@ func joinErrors(errs []error) string {
 	}
 	return "[" + strings.Join(msgs, ", ") + "]"
 }
+
+// RulesFor lists the user's rules in namespace (cluster-wide ones included), for SelfSubjectRulesReview and
+// `kubectl auth can-i --list`.
+func (z *Authorizer) RulesFor(u *auth.User, namespace string) ([]rbacv1.PolicyRule, error) {
+	r := z.resolver.Load()
+	if r == nil {
+		return nil, fmt.Errorf("RBAC is not ready yet")
+	}
+	return r.RulesFor(u, namespace)
+}
