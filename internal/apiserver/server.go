@@ -245,6 +245,7 @@ func (s *Server) lookup(ri *RequestInfo) *resource {
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
+	h = s.withImpersonation(h)
 	h = s.withRequestInfo(h)
 	h = s.withAuthentication(h)
 	h = s.withRecovery(h)
