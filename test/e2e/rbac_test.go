@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -220,6 +222,29 @@ func TestRBAC(t *testing.T) {
 				t.Errorf("kubectl %s = %q, want %q", strings.Join(tc.args, " "), got, tc.want)
 			}
 		}
+	})
+
+	t.Run("access reviews", func(t *testing.T) {
+		sar, err := c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: "a", Verb: "list", Resource: "pods"}}}, metav1.CreateOptions{})
+		if err != nil || !sar.Status.Allowed || !strings.HasPrefix(sar.Status.Reason, `RBAC: allowed by RoleBinding "alice-view/a" of ClusterRole "view" to User "alice"`) {
+			t.Fatalf("SubjectAccessReview: %v %+v", err, sar)
+		}
+		lsar, err := c.Client.AuthorizationV1().LocalSubjectAccessReviews("b").Create(ctx, &authorizationv1.LocalSubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: "list", Resource: "pods"}}}, metav1.CreateOptions{})
+		if err != nil || lsar.Status.Allowed || lsar.Spec.ResourceAttributes.Namespace != "b" {
+			t.Fatalf("LocalSubjectAccessReview: %v %+v", err, lsar)
+		}
+		_, err = c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get"}}}, metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "at least one of user or group must be specified") {
+			t.Fatalf("SubjectAccessReview without a subject: %v", err)
+		}
+		// A plain user may not ask about others.
+		mustContain(t, kubectlInFails(t, c, `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"x","nonResourceAttributes":{"path":"/","verb":"get"}}}`,
+			as(alice, "create", "--validate=false", "-f", "-")...), `cannot create resource "subjectaccessreviews"`)
 	})
 
 	t.Run("whoami and impersonation", func(t *testing.T) {
