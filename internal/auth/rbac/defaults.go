@@ -7,8 +7,8 @@ import (
 
 // The default policy mirrors upstream's bootstrap policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
 // the same role names, rules, labels and bindings, so manifests and habits written for upstream clusters hold.
-// The controllers' own roles (system:controller:*) are not here yet: the controller manager still runs as
-// system:masters.
+// The controllers' own roles (system:controller:*) are created and bound to kube-system ServiceAccounts as
+// upstream does, but skiff's controller manager still runs as system:masters.
 
 const (
 	// AutoUpdateAnnotation, unless "false", lets the server add missing rules and subjects at start.
@@ -62,8 +62,17 @@ func aggregated(name string, selectorLabel string, labels map[string]string) rba
 	return r
 }
 
-// DefaultClusterRoles returns the ClusterRoles every cluster starts with.
+// DefaultClusterRoles returns the ClusterRoles every cluster starts with, the controllers' own roles
+// (system:controller:*) last.
 func DefaultClusterRoles() []rbacv1.ClusterRole {
+	roles := baseClusterRoles()
+	for _, c := range controllerRoles() {
+		roles = append(roles, clusterRole("system:controller:"+c.name, nil, c.rules))
+	}
+	return roles
+}
+
+func baseClusterRoles() []rbacv1.ClusterRole {
 	return []rbacv1.ClusterRole{
 		clusterRole("cluster-admin", nil, rules(verbs("*").on("*").res("*"), verbs("*").urls("*"))),
 		aggregated("admin", aggregateToAdmin, nil),
@@ -227,6 +236,15 @@ func clusterBinding(role string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleB
 
 // DefaultClusterRoleBindings returns the ClusterRoleBindings every cluster starts with.
 func DefaultClusterRoleBindings() []rbacv1.ClusterRoleBinding {
+	bindings := baseClusterRoleBindings()
+	for _, c := range controllerRoles() {
+		bindings = append(bindings, clusterBinding("system:controller:"+c.name,
+			rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: c.name, Namespace: "kube-system"}))
+	}
+	return bindings
+}
+
+func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 	kubeDNS := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "kube-dns", Namespace: "kube-system"}
 	return []rbacv1.ClusterRoleBinding{
 		clusterBinding("cluster-admin", subject("Group", "system:masters")),

@@ -19,16 +19,22 @@ import (
 // roleRef changed is recreated.
 func Reconcile(ctx context.Context, client kubernetes.Interface) error {
 	roles := client.RbacV1().ClusterRoles()
+	// One list each, rather than a GET per default object: restarts cost two requests.
+	roleList, err := roles.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	haveRoles := map[string]*rbacv1.ClusterRole{}
+	for i := range roleList.Items {
+		haveRoles[roleList.Items[i].Name] = &roleList.Items[i]
+	}
 	for _, want := range DefaultClusterRoles() {
-		cur, err := roles.Get(ctx, want.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		cur := haveRoles[want.Name]
+		if cur == nil {
 			if _, err := roles.Create(ctx, &want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 				return fmt.Errorf("clusterrole %s: %w", want.Name, err)
 			}
 			continue
-		}
-		if err != nil {
-			return fmt.Errorf("clusterrole %s: %w", want.Name, err)
 		}
 		if cur.Annotations[AutoUpdateAnnotation] == "false" {
 			continue
@@ -60,16 +66,21 @@ func Reconcile(ctx context.Context, client kubernetes.Interface) error {
 		}
 	}
 	bindings := client.RbacV1().ClusterRoleBindings()
+	bindingList, err := bindings.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	haveBindings := map[string]*rbacv1.ClusterRoleBinding{}
+	for i := range bindingList.Items {
+		haveBindings[bindingList.Items[i].Name] = &bindingList.Items[i]
+	}
 	for _, want := range DefaultClusterRoleBindings() {
-		cur, err := bindings.Get(ctx, want.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		cur := haveBindings[want.Name]
+		if cur == nil {
 			if _, err := bindings.Create(ctx, &want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 				return fmt.Errorf("clusterrolebinding %s: %w", want.Name, err)
 			}
 			continue
-		}
-		if err != nil {
-			return fmt.Errorf("clusterrolebinding %s: %w", want.Name, err)
 		}
 		if cur.Annotations[AutoUpdateAnnotation] == "false" {
 			continue
