@@ -79,7 +79,8 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 	})
 }
 
-// forbidden builds upstream's message: User "x" cannot list resource "pods" in API group "" in the namespace "y".
+// forbidden builds upstream's message: pods is forbidden: User "x" cannot list resource "pods" in API group "" in
+// the namespace "y".
 func forbidden(a auth.Attributes, reason string) error {
 	name := "<unknown>"
 	if a.User != nil {
@@ -103,7 +104,6 @@ func forbidden(a auth.Attributes, reason string) error {
 	if reason != "" {
 		msg += ": " + reason
 	}
-	err := apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
-	err.ErrStatus.Message = msg
-	return err
+	// NewForbidden prefixes `pods "x" is forbidden: ` (or `forbidden: ` for paths), as upstream's response.
+	return apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
 }

@@ -100,6 +100,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GroupResource(), "create"))
 		return
 	}
+	if res.Virtual {
+		s.review(w, r, ri, res, out, obj)
+		return
+	}
 	created, err := s.createObject(r.Context(), res, ri.Namespace, obj, opts)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -47,6 +48,9 @@ type Config struct {
 	Transformers func(schema.GroupResource) storage.Transformer
 	// Auditor writes the audit log (nil: none; responses still carry an Audit-ID).
 	Auditor *audit.Auditor
+	// Rules lists what a user may do in a namespace, for SelfSubjectRulesReview (nil: the review answers
+	// incomplete with no rules).
+	Rules func(u *auth.User, namespace string) ([]rbacv1.PolicyRule, error)
 }
 
 // Server is the Kubernetes API over one etcd.
@@ -155,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 			if err := s.shareStorage(r); err != nil {
 				return nil, err
 			}
-		} else if rr.Resource != "bindings" {
+		} else if rr.Resource != "bindings" && !rr.Virtual {
 			r.store = storage.NewStore(cfg.Etcd, s.storeCdc, storage.Resource{
 				GroupResource: rr.GroupResource(),
 				Prefix:        "/registry/" + storagePrefix(rr) + "/",
@@ -254,6 +258,7 @@ func (s *Server) lookup(ri *RequestInfo) *resource {
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
+	h = s.withImpersonation(h)
 	h = s.withRequestInfo(h)
 	h = s.withAuthentication(h)
 	h = s.withAudit(h)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // User is an authenticated identity.
@@ -95,18 +96,23 @@ type Authorizer interface {
 	Authorize(ctx context.Context, a Attributes) (Decision, string, error)
 }
 
-// AuthorizerChain asks each authorizer until one allows or denies.
+// AuthorizerChain asks each authorizer until one allows or denies. When none does, the reasons the others gave
+// (e.g. RBAC's missing roles) are joined with newlines, as upstream's union authorizer.
 type AuthorizerChain []Authorizer
 
 // Authorize implements Authorizer.
 func (c AuthorizerChain) Authorize(ctx context.Context, a Attributes) (Decision, string, error) {
+	var reasons []string
 	for _, z := range c {
 		d, reason, err := z.Authorize(ctx, a)
 		if err != nil || d != DecisionNoOpinion {
 			return d, reason, err
 		}
+		if reason != "" {
+			reasons = append(reasons, reason)
+		}
 	}
-	return DecisionNoOpinion, "no authorizer allowed the request", nil
+	return DecisionNoOpinion, strings.Join(reasons, "\n"), nil
 }
 
 // Masters allows everything to members of system:masters, as upstream's privileged group.

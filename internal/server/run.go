@@ -33,6 +33,7 @@ import (
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	"skiff/internal/auth/rbac"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
 	clusterdns "skiff/internal/dns"
@@ -106,18 +107,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// RBAC answers once its informers, started below when the API serves, have synced; until then only
+	// system:masters (the loopback identity) gets through.
+	rbacAuthz := rbac.NewAuthorizer()
+	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
 		Authenticator: auth.Chain{auth.X509{}},
-		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}},
+		Authorizer:    authz,
 		Admission: admission.Chain{
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				return nsGetter(ctx, name)
 			}},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
+			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
@@ -125,6 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ServiceRanges: svcRanges,
 		Transformers:  enc.For,
 		Auditor:       auditor,
+		Rules:         rbacAuthz.RulesFor,
 	})
 	if err != nil {
 		return err
@@ -171,6 +178,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := bootstrap(ctx, client); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := rbac.Reconcile(ctx, client); err != nil {
+		return fmt.Errorf("bootstrap: default RBAC roles: %w", err)
+	}
+	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
+		return err
 	}
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.

@@ -112,9 +112,12 @@ func (b *pathBuilder) addResource(r Resource) error {
 	if err != nil {
 		return err
 	}
-	list, err := b.kindDef(r.ListGVK)
-	if err != nil {
-		return err
+	// Create-only kinds (access reviews) have no list kind.
+	list := ""
+	if r.ListGVK.Kind != "" {
+		if list, err = b.kindDef(r.ListGVK); err != nil {
+			return err
+		}
 	}
 	gv := r.GVK.GroupVersion()
 	b.served[gv] = true

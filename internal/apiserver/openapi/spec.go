@@ -17,7 +17,7 @@ import (
 // Resource describes one served REST resource.
 type Resource struct {
 	GVK        schema.GroupVersionKind // e.g. apps/v1 Deployment
-	ListGVK    schema.GroupVersionKind // e.g. apps/v1 DeploymentList
+	ListGVK    schema.GroupVersionKind // e.g. apps/v1 DeploymentList; empty for create-only kinds
 	Resource   string                  // plural, e.g. "deployments"
 	Namespaced bool
 	// Subresources with a documented shape: status, scale (autoscaling/v1

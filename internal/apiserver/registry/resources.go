@@ -30,6 +30,9 @@ type Resource struct {
 	// CreateOnUpdate lets PUT create a missing object, as upstream allows for endpoints, events, leases and
 	// RBAC objects.
 	CreateOnUpdate bool
+	// Virtual resources are create-only questions answered from the request and never stored (access and
+	// identity reviews).
+	Virtual bool
 	// StoredAs names the group/version this resource is stored in when it is served in more than one version
 	// (e.g. autoscaling/v1 HPAs are stored as autoscaling/v2); empty means its own.
 	StoredAs string
@@ -77,6 +80,7 @@ func extra(s ...string) opt  { return func(r *Resource) { r.Extra = s } }
 func keepStatus(r *Resource) { r.KeepStatusOnCreate = true }
 func storedAs(gv string) opt { return func(r *Resource) { r.StoredAs = gv } }
 func putCreates(r *Resource) { r.CreateOnUpdate = true }
+func virtual(r *Resource)    { r.Virtual, r.Verbs = true, []string{"create"} }
 
 const (
 	namespaced = true
@@ -137,6 +141,12 @@ var All = []*Resource{
 	res("discovery.k8s.io/v1", "endpointslices", "EndpointSlice", namespaced),
 	res("events.k8s.io/v1", "events", "Event", namespaced, short("ev"), storedAs("v1"), putCreates),
 	res("coordination.k8s.io/v1", "leases", "Lease", namespaced, putCreates),
+
+	res("authentication.k8s.io/v1", "selfsubjectreviews", "SelfSubjectReview", cluster, virtual),
+	res("authorization.k8s.io/v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced, virtual),
+	res("authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", cluster, virtual),
+	res("authorization.k8s.io/v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", cluster, virtual),
+	res("authorization.k8s.io/v1", "subjectaccessreviews", "SubjectAccessReview", cluster, virtual),
 
 	res("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", cluster, putCreates),
 	res("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", cluster, putCreates),

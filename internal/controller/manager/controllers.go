@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 
+	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
 	"skiff/internal/controller/deployment"
@@ -76,6 +77,9 @@ func init() {
 		// The built-in load balancer (k3s's servicelb): node addresses in LoadBalancer Services' status.
 		{Name: "servicelb", Start: func(ctx context.Context, cc *Context) error {
 			return servicelb.Start(ctx, cc.Client, cc.Informers)
+		}},
+		{Name: "clusterrole-aggregation", Start: func(ctx context.Context, cc *Context) error {
+			return clusterroleaggregation.Start(ctx, cc.Client, cc.Informers)
 		}},
 		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
