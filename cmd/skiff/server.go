@@ -82,6 +82,7 @@ func serverCommand() *cobra.Command {
 	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")
 	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")
 	f.StringVar(&cfg.EvictionHard, "eviction-hard", node.DefaultEvictionHard, "hard eviction thresholds (signal<quantity or signal<percent%,...) that set the node's MemoryPressure, DiskPressure and PIDPressure")
+	addAuthenticationFlags(f, &cfg.Authentication)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

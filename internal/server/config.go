@@ -27,6 +27,8 @@ type Config struct {
 	EtcdPeerPort   int
 
 	DisableAgent       bool
+	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
+	Authentication AuthenticationConfig
 	CompactionInterval time.Duration
 
 	// DisableScheduler leaves pod placement to another scheduler; SchedulerConfig is a

@@ -96,11 +96,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	authn, err := authenticator(ctx, cfg.Authentication)
+	if err != nil {
+		return err
+	}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
-		Authenticator: auth.Chain{auth.X509{}},
+		Authenticator: authn,
 		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}},
 		Admission: admission.Chain{
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
