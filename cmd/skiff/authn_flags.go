@@ -10,6 +10,7 @@ import (
 func addAuthenticationFlags(f *pflag.FlagSet, c *server.AuthenticationConfig) {
 	f.BoolVar(&c.AnonymousAuth, "anonymous-auth", true, "requests without credentials are system:anonymous (group system:unauthenticated) and left to authorization; false: they get 401")
 	f.StringVar(&c.TokenAuthFile, "token-auth-file", "", "static bearer tokens: a CSV file of token,user,uid,\"group1,group2\" lines, read at start")
+	f.BoolVar(&c.BootstrapTokenAuth, "enable-bootstrap-token-auth", true, "accept bootstrap tokens (<id>.<secret>, kube-system Secrets bootstrap-token-<id> of type bootstrap.kubernetes.io/token) as bearer tokens")
 	f.StringVar(&c.OIDC.IssuerURL, "oidc-issuer-url", "", "URL of the OpenID Connect issuer (https); its ID tokens are accepted as bearer tokens (with --oidc-client-id)")
 	f.StringVar(&c.OIDC.ClientID, "oidc-client-id", "", "client ID the OIDC tokens must have in their aud claim")
 	f.StringVar(&c.OIDC.CAFile, "oidc-ca-file", "", "CA bundle to verify the OIDC issuer's certificate (default: the system roots)")

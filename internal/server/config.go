@@ -27,8 +27,6 @@ type Config struct {
 	EtcdPeerPort   int
 
 	DisableAgent       bool
-	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
-	Authentication AuthenticationConfig
 	CompactionInterval time.Duration
 
 	// DisableScheduler leaves pod placement to another scheduler; SchedulerConfig is a
@@ -84,6 +82,9 @@ type Config struct {
 	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
 	// conditions.
 	EvictionHard string
+
+	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
+	Authentication AuthenticationConfig
 }
 
 // Defaults fills unset fields.

@@ -161,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, client); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	authn.start(runCtx, client)
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
 	go func() {
