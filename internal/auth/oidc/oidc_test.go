@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"context"
-	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,9 +183,8 @@ func TestKeyRotationRefetchesRateLimited(t *testing.T) {
 func TestIssuerDownAtStart(t *testing.T) {
 	iss := oidctest.Start(t)
 	ca := caFile(t, iss)
-	addr := iss.Server.Listener.Addr().String()
 	url := iss.URL
-	iss.Server.Close()
+	iss.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -199,17 +196,7 @@ func TestIssuerDownAtStart(t *testing.T) {
 	if _, ok, err := a.AuthenticateToken(context.Background(), token); ok || err == nil {
 		t.Fatalf("token accepted (ok=%v err=%v) while the issuer is down", ok, err)
 	}
-	// Serve the same issuer (same certificate and keys) again on the same address.
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("address %s taken meanwhile: %v", addr, err)
-	}
-	srv := httptest.NewUnstartedServer(iss.Server.Config.Handler)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.TLS = iss.Server.TLS
-	srv.StartTLS()
-	defer srv.Close()
+	iss.Restart(t)
 	waitReady(t, a)
 	if u, ok, err := a.AuthenticateToken(context.Background(), token); !ok || err != nil || u.Name != "alice" {
 		t.Fatalf("after the issuer came up: ok=%v err=%v", ok, err)

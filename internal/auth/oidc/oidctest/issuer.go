@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -53,6 +54,25 @@ func Start(t testing.TB) *Issuer {
 	i.URL = i.Server.URL
 	t.Cleanup(i.Server.Close)
 	return i
+}
+
+// Close stops serving; Restart serves again on the same address with the same certificate and keys (an issuer
+// that was down).
+func (i *Issuer) Close() { i.Server.Close() }
+
+// Restart serves the issuer again on its address, until the test ends.
+func (i *Issuer) Restart(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", i.Server.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("oidctest: listening again on %s: %v", i.Server.Listener.Addr(), err)
+	}
+	srv := httptest.NewUnstartedServer(i.Server.Config.Handler)
+	srv.Listener.Close()
+	srv.Listener, srv.TLS = ln, i.Server.TLS
+	srv.StartTLS()
+	i.Server = srv
+	t.Cleanup(srv.Close)
 }
 
 // CAPEM is the PEM of the certificate the issuer serves (self-signed), for --oidc-ca-file.
