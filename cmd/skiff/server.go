@@ -36,6 +36,7 @@ func serverCommand() *cobra.Command {
 			cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = &notReadySeconds, &unreachableSeconds
 			cfg.DNSListenExplicit = cmd.Flags().Changed("dns-listen")
 			cfg.ClusterDNSExplicit = cmd.Flags().Changed("cluster-dns")
+			cfg.Authentication.AnonymousAuthExplicit = cmd.Flags().Changed("anonymous-auth")
 			return server.Run(ctx, cfg)
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -52,14 +53,22 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // Anonymous wraps the request authenticator of the server: a request its authenticators accept gets that user,
 // a request with bad credentials gets the error (401), and a request with no credentials at all becomes
-// system:anonymous in system:unauthenticated, left to the authorizers (upstream's --anonymous-auth).
-type Anonymous struct{ Authenticator }
+// system:anonymous in system:unauthenticated, left to the authorizers (upstream's --anonymous-auth). With
+// Paths set, only requests for those exact paths may be anonymous (the anonymous conditions of upstream's
+// AuthenticationConfiguration); others without credentials are not authenticated (401).
+type Anonymous struct {
+	Authenticator
+	Paths []string
+}
 
 // AuthenticateRequest implements Authenticator.
 func (a Anonymous) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 	u, ok, err := a.Authenticator.AuthenticateRequest(r)
 	if ok || err != nil {
 		return u, ok, err
+	}
+	if len(a.Paths) > 0 && !slices.Contains(a.Paths, r.URL.Path) {
+		return nil, false, nil
 	}
 	return &User{Name: UserAnonymous, Groups: []string{GroupUnauthenticated}}, true, nil
 }

@@ -26,7 +26,7 @@ func (refusing) AuthenticateToken(context.Context, string) (*User, bool, error) 
 }
 
 func TestRequestAuthentication(t *testing.T) {
-	chain := Anonymous{Chain{X509{}, BearerToken{refusing{}, tokens{"good": "alice"}}}}
+	chain := Anonymous{Authenticator: Chain{X509{}, BearerToken{refusing{}, tokens{"good": "alice"}}}}
 	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "admin", Organization: []string{GroupMasters}}}
 	cases := []struct {
 		name      string
@@ -67,6 +67,14 @@ func TestRequestAuthentication(t *testing.T) {
 				t.Fatal("anonymous user in system:authenticated")
 			}
 		})
+	}
+	// Anonymous only for some paths.
+	some := Anonymous{Authenticator: Chain{X509{}}, Paths: []string{"/livez"}}
+	if u, ok, _ := some.AuthenticateRequest(httptest.NewRequest("GET", "/livez", nil)); !ok || u.Name != UserAnonymous {
+		t.Fatalf("/livez: ok=%v", ok)
+	}
+	if _, ok, err := some.AuthenticateRequest(httptest.NewRequest("GET", "/healthz", nil)); ok || err != nil {
+		t.Fatalf("/healthz outside the conditions: ok=%v err=%v", ok, err)
 	}
 	// Without Anonymous, no credentials is simply "not authenticated".
 	if _, ok, err := (Chain{X509{}, BearerToken{}}).AuthenticateRequest(httptest.NewRequest("GET", "/", nil)); ok || err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"skiff/internal/auth"
+	"skiff/internal/auth/authnconfig"
 	bootstraptoken "skiff/internal/auth/bootstrap"
 	"skiff/internal/auth/oidc"
 	"skiff/internal/auth/tokenfile"
@@ -21,12 +23,16 @@ import (
 
 // AuthenticationConfig holds the authentication flags beyond client certificates (upstream's names).
 type AuthenticationConfig struct {
-	// OIDC is used when OIDC.IssuerURL is set (--oidc-*); OIDCRequiredClaims are the raw key=value flags.
-	OIDC               oidc.Options
-	OIDCRequiredClaims []string
+	// OIDC is the --oidc-* flags (used when the issuer URL or client ID is set).
+	OIDC oidc.Flags
+	// ConfigFile is an AuthenticationConfiguration (--authentication-config): JWT issuers and the anonymous
+	// section. Exclusive with the --oidc-* flags, and its anonymous section with an explicit --anonymous-auth.
+	ConfigFile string
 	// AnonymousAuth lets requests without credentials through as system:anonymous (group
 	// system:unauthenticated), left to the authorizers; off, they get 401 (--anonymous-auth, default true).
-	AnonymousAuth bool
+	// AnonymousAuthExplicit says the flag was given.
+	AnonymousAuth         bool
+	AnonymousAuthExplicit bool
 	// TokenAuthFile is a static token CSV (--token-auth-file).
 	TokenAuthFile string
 	// BootstrapTokenAuth accepts bootstrap tokens (kube-system Secrets of type bootstrap.kubernetes.io/token).
@@ -56,13 +62,35 @@ func authenticator(ctx context.Context, cfg AuthenticationConfig) (*authn, error
 		a.bootstrapSecrets = &lateSecrets{}
 		tokens = append(tokens, &bootstraptoken.Authenticator{Secrets: a.bootstrapSecrets})
 	}
-	if cfg.OIDC.IssuerURL != "" || cfg.OIDC.ClientID != "" {
-		o := cfg.OIDC
-		rc, err := oidc.ParseRequiredClaims(cfg.OIDCRequiredClaims)
+	var issuers []oidc.Options
+	anonymous := auth.Anonymous{}
+	enableAnonymous := cfg.AnonymousAuth
+	if cfg.ConfigFile != "" {
+		if cfg.OIDC.Set() {
+			return nil, errors.New("--authentication-config and the --oidc-* flags are mutually exclusive")
+		}
+		file, err := authnconfig.Load(cfg.ConfigFile)
 		if err != nil {
 			return nil, err
 		}
-		o.RequiredClaims = rc
+		issuers = file.JWT
+		if file.Anonymous != nil {
+			if cfg.AnonymousAuthExplicit {
+				return nil, errors.New("--authentication-config with an anonymous section and --anonymous-auth are mutually exclusive")
+			}
+			enableAnonymous = file.Anonymous.Enabled
+			for _, c := range file.Anonymous.Conditions {
+				anonymous.Paths = append(anonymous.Paths, c.Path)
+			}
+		}
+	} else if cfg.OIDC.Set() {
+		o, err := cfg.OIDC.Options()
+		if err != nil {
+			return nil, err
+		}
+		issuers = []oidc.Options{o}
+	}
+	for _, o := range issuers {
 		oa, err := oidc.New(ctx, o)
 		if err != nil {
 			return nil, err
@@ -74,8 +102,9 @@ func authenticator(ctx context.Context, cfg AuthenticationConfig) (*authn, error
 		chain = append(chain, tokens)
 	}
 	a.Authenticator = chain
-	if cfg.AnonymousAuth {
-		a.Authenticator = auth.Anonymous{Authenticator: chain}
+	if enableAnonymous {
+		anonymous.Authenticator = chain
+		a.Authenticator = anonymous
 	}
 	return a, nil
 }

@@ -169,6 +169,55 @@ func TestAuthnAnonymousDisabled(t *testing.T) {
 	mustContain(t, kubectl(t, c, "get", "namespaces", "-o", "name"), "namespace/default")
 }
 
+// TestAuthnConfigFile: --authentication-config (AuthenticationConfiguration v1) with a JWT issuer mapping the
+// email claim without prefix, a required claim, and anonymous access limited to /livez.
+func TestAuthnConfigFile(t *testing.T) {
+	iss := oidctest.Start(t)
+	ca := strings.ReplaceAll(strings.TrimSpace(string(iss.CAPEM())), "\n", "\n      ")
+	file := filepath.Join(t.TempDir(), "authn.yaml")
+	writeFile(t, file, `apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+jwt:
+- issuer:
+    url: `+iss.URL+`
+    audiences: [skiff, kubectl]
+    audienceMatchPolicy: MatchAny
+    certificateAuthority: |
+      `+ca+`
+  claimValidationRules:
+  - claim: tenant
+    requiredValue: blue
+  claimMappings:
+    username: {claim: email, prefix: ""}
+    groups: {claim: groups, prefix: ""}
+    uid: {claim: sub}
+anonymous:
+  enabled: true
+  conditions:
+  - path: /livez
+`)
+	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--disable-scheduler", "--authentication-config", file}})
+	claims := map[string]any{"iss": iss.URL, "aud": "kubectl", "sub": "1234", "email": "alice@example.com", "email_verified": true,
+		"tenant": "blue", "groups": []string{"devs"}, "exp": time.Now().Add(time.Hour).Unix()}
+	alice := iss.Sign(t, claims)
+	eventually(t, 30*time.Second, func() error {
+		return checkStatus(c, alice, "/api/v1/namespaces/default/pods", 403, `User "alice@example.com" cannot list resource "pods"`)
+	})
+	claims["tenant"] = "red"
+	expectStatus(t, c, iss.Sign(t, claims), "/api/v1/namespaces/default/pods", 401, "Unauthorized")
+	claims["tenant"], claims["email_verified"] = "blue", false
+	expectStatus(t, c, iss.Sign(t, claims), "/api/v1/namespaces/default/pods", 401, "Unauthorized")
+	claims["email_verified"], claims["groups"] = true, []string{"system:masters"}
+	out, errOut, err := tokenKubectl(t, c, iss.Sign(t, claims), "get", "namespaces", "-o", "name")
+	if err != nil || !strings.Contains(out, "namespace/default") {
+		t.Fatalf("kubectl as a system:masters member: err=%v\n%s%s", err, out, errOut)
+	}
+	// Anonymous only where the conditions allow.
+	expectStatus(t, c, "", "/livez", 200, "ok")
+	expectStatus(t, c, "", "/healthz", 401, "Unauthorized")
+	expectStatus(t, c, "", "/api/v1/pods", 401, "Unauthorized")
+}
+
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {

@@ -19,9 +19,10 @@ var errNotReady = errors.New("oidc: authenticator not initialized: the issuer's 
 
 // keySet is the issuer's JWKS, discovered once and refetched when a token names a key it does not hold.
 type keySet struct {
-	issuer string
-	client *http.Client
-	now    func() time.Time
+	issuer       string
+	discoveryURL string // "" = <issuer>/.well-known/openid-configuration
+	client       *http.Client
+	now          func() time.Time
 	// minRefresh is the least time between two JWKS fetches, so tokens with made-up kids cannot make us
 	// hammer the issuer.
 	minRefresh time.Duration
@@ -40,7 +41,11 @@ func (k *keySet) discover(ctx context.Context) error {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := k.getJSON(ctx, strings.TrimSuffix(k.issuer, "/")+"/.well-known/openid-configuration", &doc); err != nil {
+	discovery := k.discoveryURL
+	if discovery == "" {
+		discovery = strings.TrimSuffix(k.issuer, "/") + "/.well-known/openid-configuration"
+	}
+	if err := k.getJSON(ctx, discovery, &doc); err != nil {
 		return err
 	}
 	if doc.Issuer != k.issuer {

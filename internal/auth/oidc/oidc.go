@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -42,26 +41,22 @@ func New(ctx context.Context, opts Options) (*Authenticator, error) {
 }
 
 func newAuthenticator(ctx context.Context, opts Options, now func() time.Time, minRefresh, retry time.Duration) (*Authenticator, error) {
-	opts, err := opts.complete()
+	opts, err := opts.validate()
 	if err != nil {
 		return nil, err
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("oidc: --oidc-ca-file: %w", err)
-		}
+	if len(opts.CAPEM) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("oidc: --oidc-ca-file %s: no PEM certificates", opts.CAFile)
+		if !pool.AppendCertsFromPEM(opts.CAPEM) {
+			return nil, fmt.Errorf("oidc: issuer %q: the certificate authority has no PEM certificates", opts.IssuerURL)
 		}
 		tlsCfg.RootCAs = pool
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
 	a := &Authenticator{opts: opts, now: now,
-		keys: &keySet{issuer: opts.IssuerURL, client: &http.Client{Transport: tr}, now: now, minRefresh: minRefresh}}
+		keys: &keySet{issuer: opts.IssuerURL, discoveryURL: opts.DiscoveryURL, client: &http.Client{Transport: tr}, now: now, minRefresh: minRefresh}}
 	for _, alg := range opts.SigningAlgs {
 		a.algs = append(a.algs, jose.SignatureAlgorithm(alg))
 	}
@@ -228,8 +223,8 @@ func (a *Authenticator) checkStandard(c claims) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(aud, a.opts.ClientID) {
-		return fmt.Errorf("oidc: expected audience %q got %q", a.opts.ClientID, aud)
+	if !slices.ContainsFunc(a.opts.Audiences, func(want string) bool { return slices.Contains(aud, want) }) {
+		return fmt.Errorf("oidc: expected audience in %q got %q", a.opts.Audiences, aud)
 	}
 	now := a.now()
 	exp, ok, err := c.time("exp")
@@ -283,6 +278,16 @@ func (a *Authenticator) user(c claims) (*auth.User, error) {
 		}
 	}
 	u := &auth.User{Name: a.opts.UsernamePrefix + name}
+	if a.opts.UIDClaim != "" {
+		uid, ok, err := c.string(a.opts.UIDClaim)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || uid == "" {
+			return nil, fmt.Errorf("oidc: uid claim %q not present", a.opts.UIDClaim)
+		}
+		u.UID = uid
+	}
 	if a.opts.GroupsClaim != "" {
 		groups, _, err := c.strings(a.opts.GroupsClaim)
 		if err != nil {

@@ -29,12 +29,21 @@ func caFile(t *testing.T, iss *oidctest.Issuer) string {
 	return p
 }
 
-func start(t *testing.T, iss *oidctest.Issuer, opts Options, clk *clock) *Authenticator {
+func start(t *testing.T, iss *oidctest.Issuer, flags Flags, clk *clock) *Authenticator {
 	t.Helper()
-	opts.IssuerURL, opts.CAFile = iss.URL, caFile(t, iss)
-	if opts.ClientID == "" {
-		opts.ClientID = "skiff"
+	flags.IssuerURL, flags.CAFile = iss.URL, caFile(t, iss)
+	if flags.ClientID == "" {
+		flags.ClientID = "skiff"
 	}
+	opts, err := flags.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startOptions(t, opts, clk)
+}
+
+func startOptions(t *testing.T, opts Options, clk *clock) *Authenticator {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	a, err := newAuthenticator(ctx, opts, clk.now, time.Minute, 10*time.Millisecond)
@@ -73,7 +82,7 @@ func TestAuthenticateToken(t *testing.T) {
 	now := clk.now()
 	cases := []struct {
 		name     string
-		opts     Options
+		opts     Flags
 		claims   map[string]any
 		forge    bool
 		wantOK   bool
@@ -82,31 +91,31 @@ func TestAuthenticateToken(t *testing.T) {
 		errLike  string
 	}{
 		{name: "default prefix is issuer#", claims: nil, wantOK: true, wantUser: iss.URL + "#alice"},
-		{name: "custom prefix and groups list", opts: Options{UsernamePrefix: "oidc:", GroupsClaim: "groups", GroupsPrefix: "oidc:"},
+		{name: "custom prefix and groups list", opts: Flags{UsernamePrefix: "oidc:", GroupsClaim: "groups", GroupsPrefix: "oidc:"},
 			claims: map[string]any{"groups": []string{"dev", "ops"}}, wantOK: true, wantUser: "oidc:alice", groups: []string{"oidc:dev", "oidc:ops"}},
-		{name: "groups as a string", opts: Options{UsernamePrefix: "-", GroupsClaim: "groups"},
+		{name: "groups as a string", opts: Flags{UsernamePrefix: "-", GroupsClaim: "groups"},
 			claims: map[string]any{"groups": "dev"}, wantOK: true, wantUser: "alice", groups: []string{"dev"}},
-		{name: "aud list containing client", opts: Options{UsernamePrefix: "-"}, claims: map[string]any{"aud": []string{"other", "skiff"}}, wantOK: true, wantUser: "alice"},
-		{name: "email claim has no prefix", opts: Options{UsernameClaim: "email"},
+		{name: "aud list containing client", opts: Flags{UsernamePrefix: "-"}, claims: map[string]any{"aud": []string{"other", "skiff"}}, wantOK: true, wantUser: "alice"},
+		{name: "email claim has no prefix", opts: Flags{UsernameClaim: "email"},
 			claims: map[string]any{"email": "alice@example.com", "email_verified": true}, wantOK: true, wantUser: "alice@example.com"},
-		{name: "email without email_verified", opts: Options{UsernameClaim: "email"},
+		{name: "email without email_verified", opts: Flags{UsernameClaim: "email"},
 			claims: map[string]any{"email": "alice@example.com"}, wantOK: true, wantUser: "alice@example.com"},
-		{name: "email not verified", opts: Options{UsernameClaim: "email"},
+		{name: "email not verified", opts: Flags{UsernameClaim: "email"},
 			claims: map[string]any{"email": "alice@example.com", "email_verified": false}, errLike: "email not verified"},
 		{name: "expired", claims: map[string]any{"exp": now.Add(-time.Second).Unix()}, errLike: "expired"},
 		{name: "no exp", claims: map[string]any{"exp": nil}, errLike: "no exp"},
 		{name: "not yet valid", claims: map[string]any{"nbf": now.Add(time.Hour).Unix()}, errLike: "nbf"},
-		{name: "nbf within leeway", opts: Options{UsernamePrefix: "-"}, claims: map[string]any{"nbf": now.Add(time.Minute).Unix()}, wantOK: true, wantUser: "alice"},
+		{name: "nbf within leeway", opts: Flags{UsernamePrefix: "-"}, claims: map[string]any{"nbf": now.Add(time.Minute).Unix()}, wantOK: true, wantUser: "alice"},
 		{name: "wrong audience", claims: map[string]any{"aud": "someone-else"}, errLike: "audience"},
 		{name: "wrong signature", forge: true, errLike: "verify signature"},
 		{name: "other issuer is not ours", claims: map[string]any{"iss": "https://elsewhere"}},
-		{name: "missing username claim", opts: Options{UsernameClaim: "preferred_username"}, errLike: "claim not present"},
-		{name: "required claim matches", opts: Options{UsernamePrefix: "-", RequiredClaims: map[string]string{"hd": "example.com"}},
+		{name: "missing username claim", opts: Flags{UsernameClaim: "preferred_username"}, errLike: "claim not present"},
+		{name: "required claim matches", opts: Flags{UsernamePrefix: "-", RequiredClaims: []string{"hd=example.com"}},
 			claims: map[string]any{"hd": "example.com"}, wantOK: true, wantUser: "alice"},
-		{name: "required claim differs", opts: Options{RequiredClaims: map[string]string{"hd": "example.com"}},
+		{name: "required claim differs", opts: Flags{RequiredClaims: []string{"hd=example.com"}},
 			claims: map[string]any{"hd": "evil.com"}, errLike: "does not match"},
-		{name: "required claim missing", opts: Options{RequiredClaims: map[string]string{"hd": "example.com"}}, errLike: "not present"},
-		{name: "algorithm not allowed", opts: Options{SigningAlgs: []string{"ES256"}}, errLike: "malformed jwt"},
+		{name: "required claim missing", opts: Flags{RequiredClaims: []string{"hd=example.com"}}, errLike: "not present"},
+		{name: "algorithm not allowed", opts: Flags{SigningAlgs: []string{"ES256"}}, errLike: "malformed jwt"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +147,7 @@ func TestAuthenticateToken(t *testing.T) {
 
 func TestNotAJWTIsNotOurs(t *testing.T) {
 	iss := oidctest.Start(t)
-	a := start(t, iss, Options{}, &clock{t: time.Now()})
+	a := start(t, iss, Flags{}, &clock{t: time.Now()})
 	for _, tok := range []string{"abcdef.0123456789abcdef", "a.b.c", "static-token"} {
 		if _, ok, err := a.AuthenticateToken(context.Background(), tok); ok || err != nil {
 			t.Fatalf("%q: ok=%v err=%v, want not mine", tok, ok, err)
@@ -149,7 +158,7 @@ func TestNotAJWTIsNotOurs(t *testing.T) {
 func TestKeyRotationRefetchesRateLimited(t *testing.T) {
 	iss := oidctest.Start(t)
 	clk := &clock{t: time.Now()}
-	a := start(t, iss, Options{UsernamePrefix: "-"}, clk)
+	a := start(t, iss, Flags{UsernamePrefix: "-"}, clk)
 	fetches := iss.JWKSFetches.Load()
 	iss.Rotate()
 	token := iss.Sign(t, claimsFor(iss, clk.now(), nil))
@@ -188,7 +197,11 @@ func TestIssuerDownAtStart(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := newAuthenticator(ctx, Options{IssuerURL: url, ClientID: "skiff", CAFile: ca, UsernamePrefix: "-"}, time.Now, time.Minute, 10*time.Millisecond)
+	opts, err := Flags{IssuerURL: url, ClientID: "skiff", CAFile: ca, UsernamePrefix: "-"}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newAuthenticator(ctx, opts, time.Now, time.Minute, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,16 +217,35 @@ func TestIssuerDownAtStart(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{
+	for _, f := range []Flags{
 		{IssuerURL: "http://insecure", ClientID: "x"},
 		{IssuerURL: "https://x"},
+		{IssuerURL: "https://x?q=1", ClientID: "x"},
 		{IssuerURL: "https://x", ClientID: "x", SigningAlgs: []string{"HS256"}},
+		{IssuerURL: "https://x", ClientID: "x", RequiredClaims: []string{"novalue"}},
 	} {
-		if _, err := o.complete(); err == nil {
-			t.Errorf("%+v accepted", o)
+		o, err := f.Options()
+		if err == nil {
+			_, err = o.validate()
+		}
+		if err == nil {
+			t.Errorf("%+v accepted", f)
 		}
 	}
-	if _, err := ParseRequiredClaims([]string{"novalue"}); err == nil {
-		t.Error("required claim without = accepted")
+}
+
+// TestStructuredOptions: literal prefixes, several audiences, a UID claim and a discovery URL elsewhere.
+func TestStructuredOptions(t *testing.T) {
+	iss := oidctest.Start(t)
+	clk := &clock{t: time.Now()}
+	opts := Options{IssuerURL: iss.URL, DiscoveryURL: iss.URL + "/.well-known/openid-configuration", Audiences: []string{"a", "b"},
+		CAPEM: iss.CAPEM(), UsernameClaim: "sub", UIDClaim: "oid", GroupsClaim: "roles"}
+	a := startOptions(t, opts, clk)
+	u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"aud": []string{"x", "b"}, "oid": "1234", "roles": []string{"r"}})))
+	if !ok || err != nil || u.Name != "alice" || u.UID != "1234" || strings.Join(u.Groups, ",") != "r" {
+		t.Fatalf("ok=%v err=%v user=%+v", ok, err, u)
+	}
+	if _, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"aud": "a"}))); ok || err == nil || !strings.Contains(err.Error(), "uid claim") {
+		t.Fatalf("token without the uid claim: ok=%v err=%v", ok, err)
 	}
 }
