@@ -20,6 +20,9 @@ import (
 	"skiff/internal/auth"
 )
 
+// CredentialIDKey is upstream's user extra key naming the credential a request used.
+const CredentialIDKey = "authentication.kubernetes.io/credential-id"
+
 // nbfLeeway tolerates issuers whose clock runs ahead, as upstream's verifier does for nbf; exp is strict.
 const nbfLeeway = 5 * time.Minute
 
@@ -283,10 +286,14 @@ func (a *Authenticator) user(c claims) (*auth.User, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok || uid == "" {
-			return nil, fmt.Errorf("oidc: uid claim %q not present", a.opts.UIDClaim)
+		if !ok {
+			return nil, fmt.Errorf("oidc: parse uid claim %q: claim not present", a.opts.UIDClaim)
 		}
 		u.UID = uid
+	}
+	// As upstream, the token's jti identifies the credential (audit logs show it).
+	if jti, _, err := c.string("jti"); err == nil && jti != "" {
+		u.Extra = map[string][]string{CredentialIDKey: {"JTI=" + jti}}
 	}
 	if a.opts.GroupsClaim != "" {
 		groups, _, err := c.strings(a.opts.GroupsClaim)

@@ -241,8 +241,8 @@ func TestStructuredOptions(t *testing.T) {
 	opts := Options{IssuerURL: iss.URL, DiscoveryURL: iss.URL + "/.well-known/openid-configuration", Audiences: []string{"a", "b"},
 		CAPEM: iss.CAPEM(), UsernameClaim: "sub", UIDClaim: "oid", GroupsClaim: "roles"}
 	a := startOptions(t, opts, clk)
-	u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"aud": []string{"x", "b"}, "oid": "1234", "roles": []string{"r"}})))
-	if !ok || err != nil || u.Name != "alice" || u.UID != "1234" || strings.Join(u.Groups, ",") != "r" {
+	u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"aud": []string{"x", "b"}, "oid": "1234", "roles": []string{"r"}, "jti": "j1"})))
+	if !ok || err != nil || u.Name != "alice" || u.UID != "1234" || strings.Join(u.Groups, ",") != "r" || u.Extra[CredentialIDKey][0] != "JTI=j1" {
 		t.Fatalf("ok=%v err=%v user=%+v", ok, err, u)
 	}
 	if _, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"aud": "a"}))); ok || err == nil || !strings.Contains(err.Error(), "uid claim") {
