@@ -32,7 +32,8 @@ type keySet struct {
 	keys      []jose.JSONWebKey
 	lastFetch time.Time
 
-	fetchMu sync.Mutex // one fetch at a time
+	fetchMu     sync.Mutex // one fetch at a time
+	lastAttempt time.Time  // guarded by fetchMu; failed fetches count for the rate limit too
 }
 
 // discover reads the discovery document and the first JWKS.
@@ -92,9 +93,10 @@ func (k *keySet) refresh(ctx context.Context, since time.Time) (bool, error) {
 	if !since.IsZero() && last.After(since) {
 		return true, nil
 	}
-	if !last.IsZero() && k.now().Sub(last) < k.minRefresh {
+	if !last.IsZero() && k.now().Sub(k.lastAttempt) < k.minRefresh {
 		return false, nil
 	}
+	k.lastAttempt = k.now()
 	var set jose.JSONWebKeySet
 	if err := k.getJSON(ctx, uri, &set); err != nil {
 		return false, err

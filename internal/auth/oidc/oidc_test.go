@@ -177,12 +177,29 @@ func TestKeyRotationRefetchesRateLimited(t *testing.T) {
 	if got := iss.JWKSFetches.Load(); got != fetches+1 {
 		t.Fatalf("JWKS fetched %d times, want exactly one refetch", got-fetches)
 	}
+	// While the issuer is down, a new kid costs one failed fetch per interval, not one per request.
+	iss.Close()
+	iss.Rotate()
+	clk.add(2 * time.Minute)
+	down := iss.Sign(t, claimsFor(iss, clk.now(), nil))
+	if _, _, err := a.AuthenticateToken(context.Background(), down); err == nil || !strings.Contains(err.Error(), "could not be refetched") {
+		t.Fatalf("err %v, want a failed refetch", err)
+	}
+	if _, _, err := a.AuthenticateToken(context.Background(), down); err == nil || !strings.Contains(err.Error(), "unknown key id") {
+		t.Fatalf("err %v, want unknown key id without a fetch", err)
+	}
+	iss.Restart(t)
+	clk.add(2 * time.Minute)
+	if _, ok, err := a.AuthenticateToken(context.Background(), down); !ok || err != nil {
+		t.Fatalf("after the issuer is back: ok=%v err=%v", ok, err)
+	}
+	fetches = iss.JWKSFetches.Load()
 	// A token with a known kid but a bad signature never refetches.
 	clk.add(2 * time.Minute)
 	if _, ok, _ := a.AuthenticateToken(context.Background(), iss.Forge(t, claimsFor(iss, clk.now(), nil))); ok {
 		t.Fatal("forged token accepted")
 	}
-	if got := iss.JWKSFetches.Load(); got != fetches+1 {
+	if got := iss.JWKSFetches.Load(); got != fetches {
 		t.Fatalf("a forged token with a known kid refetched the JWKS")
 	}
 }
