@@ -87,3 +87,11 @@ func TestParseErrors(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte("apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: [{}]\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		_, _ = Parse(in)
+	})
+}

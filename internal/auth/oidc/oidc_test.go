@@ -294,3 +294,31 @@ func BenchmarkAuthenticateToken(b *testing.B) {
 		}
 	}
 }
+
+// FuzzAuthenticateToken: any bearer string, including ones claiming our issuer, is refused or accepted without
+// panicking.
+func FuzzAuthenticateToken(f *testing.F) {
+	iss := oidctest.Start(f)
+	p := filepath.Join(f.TempDir(), "ca.crt")
+	if err := os.WriteFile(p, iss.CAPEM(), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	opts, err := Flags{IssuerURL: iss.URL, ClientID: "skiff", CAFile: p, GroupsClaim: "groups"}.Options()
+	if err != nil {
+		f.Fatal(err)
+	}
+	a, err := newAuthenticator(f.Context(), opts, time.Now, time.Hour, 10*time.Millisecond)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for !a.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	good := iss.Sign(f, claimsFor(iss, time.Now(), map[string]any{"groups": []any{"a", 1}}))
+	f.Add(good)
+	f.Add(strings.Join(strings.Split(good, ".")[:2], ".") + ".")
+	f.Add("e30.e30.e30")
+	f.Fuzz(func(t *testing.T, token string) {
+		_, _, _ = a.AuthenticateToken(context.Background(), token)
+	})
+}

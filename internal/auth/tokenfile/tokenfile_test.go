@@ -50,3 +50,17 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add("abc,alice,uid,\"a,b\"\n")
+	f.Add("\"x\"\"y\",u,i\n,,\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		if a, err := Parse(strings.NewReader(in)); err == nil {
+			for tok := range a.tokens {
+				if _, ok, _ := a.AuthenticateToken(context.Background(), tok); !ok {
+					t.Fatalf("token %q listed but refused", tok)
+				}
+			}
+		}
+	})
+}
