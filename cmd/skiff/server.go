@@ -36,6 +36,7 @@ func serverCommand() *cobra.Command {
 			cfg.DefaultNotReadyTolerationSeconds, cfg.DefaultUnreachableTolerationSeconds = &notReadySeconds, &unreachableSeconds
 			cfg.DNSListenExplicit = cmd.Flags().Changed("dns-listen")
 			cfg.ClusterDNSExplicit = cmd.Flags().Changed("cluster-dns")
+			cfg.Authentication.AnonymousAuthExplicit = cmd.Flags().Changed("anonymous-auth")
 			return server.Run(ctx, cfg)
 		},
 	}
@@ -89,6 +90,7 @@ func serverCommand() *cobra.Command {
 	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")
 	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")
 	f.StringVar(&cfg.EvictionHard, "eviction-hard", node.DefaultEvictionHard, "hard eviction thresholds (signal<quantity or signal<percent%,...) that set the node's MemoryPressure, DiskPressure and PIDPressure")
+	addAuthenticationFlags(f, &cfg.Authentication)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

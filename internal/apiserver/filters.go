@@ -13,10 +13,6 @@ import (
 	"skiff/internal/auth"
 )
 
-// anonymousPaths may be read without credentials, as upstream's anonymous-auth conditions allow for health
-// probes. Every other request without valid credentials gets 401.
-var anonymousPaths = map[string]bool{"/healthz": true, "/livez": true, "/readyz": true, "/version": true}
-
 func (s *Server) withRecovery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -34,17 +30,15 @@ func (s *Server) withRecovery(next http.Handler) http.Handler {
 
 func (s *Server) withAuthentication(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Requests without credentials are anonymous only when the authenticator says so (auth.Anonymous,
+		// --anonymous-auth); otherwise, and for any bad credential, 401.
 		u, ok, err := s.cfg.Authenticator.AuthenticateRequest(r)
 		if !ok {
-			if err == nil && anonymousPaths[r.URL.Path] && r.Method == http.MethodGet {
-				u = &auth.User{Name: auth.UserAnonymous, Groups: []string{auth.GroupUnauthenticated}}
-			} else {
-				if err != nil {
-					slog.Debug("authentication failed", "path", r.URL.Path, "err", err)
-				}
-				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
-				return
+			if err != nil {
+				slog.Debug("authentication failed", "path", r.URL.Path, "err", err)
 			}
+			s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+			return
 		}
 		r.Header.Del("Authorization")
 		audit.SetUser(r.Context(), u)

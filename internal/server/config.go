@@ -95,6 +95,9 @@ type Config struct {
 	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
 	// conditions.
 	EvictionHard string
+
+	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
+	Authentication AuthenticationConfig
 }
 
 // Defaults fills unset fields.

@@ -107,6 +107,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	authn, err := authenticator(ctx, cfg.Authentication)
+	if err != nil {
+		return err
+	}
 	// RBAC answers once its informers, started below when the API serves, have synced; until then only
 	// system:masters (the loopback identity) gets through.
 	rbacAuthz := rbac.NewAuthorizer()
@@ -115,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
-		Authenticator: auth.Chain{auth.X509{}},
+		Authenticator: authn,
 		Authorizer:    authz,
 		Admission: admission.Chain{
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
@@ -185,6 +189,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
 		return err
 	}
+	authn.start(runCtx, client)
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
 	go func() {

@@ -89,7 +89,8 @@ func TestBadInput(t *testing.T) {
 			409, metav1.StatusReasonConflict, []string{"the object has been modified"}},
 		{"missing namespace", "POST", "/api/v1/namespaces/nope/configmaps", "application/json",
 			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}`, 404, metav1.StatusReasonNotFound, []string{`namespaces \"nope\" not found`}},
-		{"no credentials", "", "", "", "", 401, metav1.StatusReasonUnauthorized, nil},
+		// Anonymous requests are authorized as system:anonymous, which may not read configmaps (--anonymous-auth).
+		{"no credentials", "", "", "", "", 403, metav1.StatusReasonForbidden, []string{`system:anonymous`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

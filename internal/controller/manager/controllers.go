@@ -18,6 +18,7 @@ import (
 	"skiff/internal/controller/serviceaccount"
 	"skiff/internal/controller/servicelb"
 	"skiff/internal/controller/statefulset"
+	"skiff/internal/controller/tokencleaner"
 )
 
 // The controllers the manager runs, in start order. Each entry's package holds the controller itself; its
@@ -87,6 +88,10 @@ func init() {
 		// As upstream, the published CA is the one the controller manager's own client trusts.
 		{Name: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
+		}},
+		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
+		{Name: "tokencleaner", Start: func(ctx context.Context, cc *Context) error {
+			return tokencleaner.Start(ctx, cc.Client)
 		}},
 	}
 }

@@ -247,7 +247,8 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 			resp, err := (&http.Client{Transport: tr, Timeout: 2 * time.Second}).Get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.Port))
 			if err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == 200 {
+				// 401: --anonymous-auth=false refuses unauthenticated probes; the server answers, so it is up.
+				if resp.StatusCode == 200 || resp.StatusCode == 401 {
 					return nil
 				}
 			}
