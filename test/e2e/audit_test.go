@@ -171,8 +171,11 @@ func TestAuditLog(t *testing.T) {
 	}
 	mustContain(t, ev.ResponseStatus.Message, `User "alice" cannot list resource "pods"`)
 
-	// An unauthenticated request: logged without a user, 401.
-	resp, err := framework.InsecureClient().Get(c.Config.Host + "/api/v1/namespaces/default/pods?audit-probe=1")
+	// A request with a bad credential: logged without a user, 401. (No credential at all would be
+	// system:anonymous, forbidden by authorization.)
+	req, _ := http.NewRequest(http.MethodGet, c.Config.Host+"/api/v1/namespaces/default/pods?audit-probe=1", nil)
+	req.Header.Set("Authorization", "Bearer not-a-valid-token")
+	resp, err := framework.InsecureClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -428,7 +428,7 @@ metadata:
 spec:
   terminationGracePeriodSeconds: 1
   containers:
-  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never, args: ["--udp-port=8081"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -438,7 +438,7 @@ metadata:
 spec:
   terminationGracePeriodSeconds: 1
   containers:
-  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never}
+  - {name: main, image: skiff.local/testserver:1, imagePullPolicy: Never, args: ["--udp-port=8081"]}
 ---
 apiVersion: v1
 kind: Service

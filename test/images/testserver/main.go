@@ -1,7 +1,7 @@
 // Command testserver is skiff's offline test workload, modelled on upstream's
 // agnhost "netexec" and "serve-hostname".
 //
-//	testserver [--http-port 8080] [--grpc-port 9090] [--udp-port 8081] [--shutdown-delay 0s]
+//	testserver [--http-port 8080] [--grpc-port 9090] [--udp-port 0] [--shutdown-delay 0s]
 //	                                                       serve HTTP (see server.go), the gRPC health
 //	                                                       service (grpc.health.v1; --grpc-port 0: off)
 //	                                                       and the hostname over UDP (--udp-port 0: off)
@@ -32,7 +32,7 @@ import (
 func main() {
 	port := flag.Int("http-port", 8080, "port to serve HTTP on")
 	grpcPort := flag.Int("grpc-port", 9090, "port to serve the gRPC health service on (0: off)")
-	udpPort := flag.Int("udp-port", 8081, "port to answer UDP datagrams with the hostname on (0: off)")
+	udpPort := flag.Int("udp-port", 0, "port to answer UDP datagrams with the hostname on (0: off; off by default so several test servers can share a pod)")
 	delay := flag.Duration("shutdown-delay", 0, "how long to keep running after SIGTERM before exiting 0")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: testserver [flags] | testserver exit CODE | testserver sleep SECONDS\n")
