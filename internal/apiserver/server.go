@@ -19,6 +19,7 @@ import (
 	"skiff/internal/apiserver/conversion"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	"skiff/internal/auth/serviceaccount"
 	"skiff/internal/storage"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	KubeletClient *http.Client
 	// ServiceRanges turns on ClusterIP and NodePort allocation for Services.
 	ServiceRanges *ServiceRanges
+	// ServiceAccountTokens signs the tokens of serviceaccounts/<name>/token (nil: not served).
+	ServiceAccountTokens *serviceaccount.Issuer
 }
 
 // Server is the Kubernetes API over one etcd.

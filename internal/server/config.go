@@ -82,6 +82,18 @@ type Config struct {
 	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
 	// conditions.
 	EvictionHard string
+
+	// Service account tokens: ServiceAccountIssuers are the accepted "iss" values, the first signs (default
+	// https://kubernetes.default.svc.<cluster domain>); APIAudiences are the API's token audiences (default:
+	// the issuers). The signing key is <data-dir>/tls/service-account.key unless ServiceAccountSigningKeyFile
+	// is set; ServiceAccountKeyFiles add verification keys. ServiceAccountMaxTokenExpiration caps
+	// TokenRequest lifetimes (0: no cap); ServiceAccountJWKSURI overrides the discovery document's jwks_uri.
+	ServiceAccountIssuers            []string
+	APIAudiences                     []string
+	ServiceAccountSigningKeyFile     string
+	ServiceAccountKeyFiles           []string
+	ServiceAccountMaxTokenExpiration time.Duration
+	ServiceAccountJWKSURI            string
 }
 
 // Defaults fills unset fields.
@@ -118,6 +130,12 @@ func (c *Config) Defaults() {
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
+	}
+	if len(c.ServiceAccountIssuers) == 0 {
+		c.ServiceAccountIssuers = []string{"https://kubernetes.default.svc." + c.ClusterDomain}
+	}
+	if len(c.APIAudiences) == 0 {
+		c.APIAudiences = c.ServiceAccountIssuers
 	}
 	if c.CompactionInterval == 0 {
 		c.CompactionInterval = 5 * time.Minute

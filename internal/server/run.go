@@ -33,6 +33,7 @@ import (
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	"skiff/internal/auth/serviceaccount"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
 	clusterdns "skiff/internal/dns"
@@ -96,12 +97,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	saIssuer, saAuthn, err := serviceAccountTokens(cfg)
+	if err != nil {
+		return err
+	}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
-		Authenticator: auth.Chain{auth.X509{}},
-		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}},
+		Authenticator: auth.Chain{auth.X509{}, saAuthn},
+		Authorizer:    auth.AuthorizerChain{auth.PublicInfo{}, serviceaccount.DiscoveryAuthorizer{}, auth.Masters{}},
 		Admission: admission.Chain{
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				return nsGetter(ctx, name)
@@ -109,12 +114,17 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 		},
-		Version:       versionInfo(),
-		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
-		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
-		ServiceRanges: svcRanges,
+		Version:              versionInfo(),
+		PublicAddress:        net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
+		KubeletClient:        &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
+		ServiceRanges:        svcRanges,
+		ServiceAccountTokens: saIssuer,
 	})
 	if err != nil {
+		return err
+	}
+	saAuthn.Get = api.TokenGetter()
+	if err := serveOIDCDiscovery(api, cfg, saIssuer); err != nil {
 		return err
 	}
 	nsGetter = api.NamespaceGetter()

@@ -70,13 +70,16 @@ func (i *Issuer) Issue(r Request) (string, time.Time, error) {
 	std := jwt.Claims{
 		Issuer:    i.Issuer,
 		Subject:   UserName(r.Namespace, r.Name),
-		Audience:  jwt.Audience(r.Audiences),
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
 		Expiry:    jwt.NewNumericDate(expiry),
 		ID:        uuid.NewString(),
 	}
-	tok, err := jwt.Signed(i.signer).Claims(std).Claims(pc).Serialize()
+	// "aud" is always a list, as upstream's tokens have it (go-jose writes a single audience as a string).
+	aud := struct {
+		Audience []string `json:"aud"`
+	}{r.Audiences}
+	tok, err := jwt.Signed(i.signer).Claims(std).Claims(aud).Claims(pc).Serialize()
 	if err != nil {
 		return "", time.Time{}, err
 	}
