@@ -111,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				return nsGetter(ctx, name)
 			}},
+			admission.ServiceAccount{Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+				return saAuthn.Get.ServiceAccount(ctx, ns, name)
+			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 		},
