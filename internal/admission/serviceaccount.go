@@ -56,6 +56,9 @@ func (s ServiceAccount) Admit(ctx context.Context, a *Attributes) error {
 	}
 	if pod.Spec.ServiceAccountName == "" {
 		pod.Spec.ServiceAccountName = DefaultServiceAccountName
+		// The deprecated field mirrors the name, as upstream's v1 conversion writes it (defaulting ran
+		// before admission, and a later update must not see a spec change).
+		pod.Spec.DeprecatedServiceAccount = DefaultServiceAccountName
 	}
 	sa, err := s.lookup(ctx, a.Namespace, pod.Spec.ServiceAccountName)
 	if err != nil {

@@ -39,7 +39,7 @@ func TestServiceAccountAdmission(t *testing.T) {
 	if err := p.Admit(context.Background(), podAttrs(pod)); err != nil {
 		t.Fatal(err)
 	}
-	if pod.Spec.ServiceAccountName != "default" || len(pod.Spec.ImagePullSecrets) != 1 {
+	if pod.Spec.ServiceAccountName != "default" || pod.Spec.DeprecatedServiceAccount != "default" || len(pod.Spec.ImagePullSecrets) != 1 {
 		t.Fatalf("spec %+v", pod.Spec)
 	}
 	if len(pod.Spec.Volumes) != 1 || !strings.HasPrefix(pod.Spec.Volumes[0].Name, "kube-api-access-") || len(pod.Spec.Volumes[0].Name) != len("kube-api-access-")+5 {

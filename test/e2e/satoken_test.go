@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -66,15 +67,11 @@ func mustBeUnauthorized(t *testing.T, c *framework.Cluster, token, what string) 
 	t.Helper()
 	eventually(t, 10*time.Second, func() error {
 		if msg := tokenIdentity(t, c, token); msg != "" {
-			return &stringErr{what + ": the token still authenticates: " + msg}
+			return fmt.Errorf("%s: the token still authenticates: %s", what, msg)
 		}
 		return nil
 	})
 }
-
-type stringErr struct{ s string }
-
-func (e *stringErr) Error() string { return e.s }
 
 // claimsOf decodes a JWT's payload without verifying it.
 func claimsOf(t *testing.T, token string) map[string]any {
@@ -226,6 +223,11 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 		return body
 	}
+	root, err := cs.Discovery().RESTClient().Get().AbsPath("/").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, string(root), "/.well-known/openid-configuration", "/openid/v1/jwks")
 	var conf struct {
 		Issuer  string   `json:"issuer"`
 		JWKSURI string   `json:"jwks_uri"`
@@ -280,7 +282,7 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 			return err
 		}
 		if pod.Status.Phase != corev1.PodRunning {
-			return &stringErr{"phase " + string(pod.Status.Phase)}
+			return fmt.Errorf("phase %s", pod.Status.Phase)
 		}
 		return nil
 	})
