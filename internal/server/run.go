@@ -111,16 +111,18 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				return nsGetter(ctx, name)
 			}},
+			// ServiceAccounts are read as the token authenticator reads them (watch cache, then etcd).
 			admission.ServiceAccount{Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
 				return saAuthn.Get.ServiceAccount(ctx, ns, name)
 			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 		},
-		Version:              versionInfo(),
-		PublicAddress:        net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
-		KubeletClient:        &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
-		ServiceRanges:        svcRanges,
+		Version:       versionInfo(),
+		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
+		KubeletClient: &http.Client{Transport: &http.Transport{TLSClientConfig: kubeletClient}},
+		ServiceRanges: svcRanges,
+
 		ServiceAccountTokens: saIssuer,
 	})
 	if err != nil {
