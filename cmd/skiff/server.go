@@ -91,6 +91,12 @@ func serverCommand() *cobra.Command {
 	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")
 	f.StringVar(&cfg.EvictionHard, "eviction-hard", node.DefaultEvictionHard, "hard eviction thresholds (signal<quantity or signal<percent%,...) that set the node's MemoryPressure, DiskPressure and PIDPressure")
 	addAuthenticationFlags(f, &cfg.Authentication)
+	f.StringSliceVar(&cfg.ServiceAccountIssuers, "service-account-issuer", nil, "issuer (\"iss\") of service account tokens; repeat to also accept older issuers, the first signs (default https://kubernetes.default.svc.<cluster-domain>)")
+	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", nil, "audiences of the API: service account tokens must name one (default: the service account issuers)")
+	f.StringVar(&cfg.ServiceAccountSigningKeyFile, "service-account-signing-key-file", "", "PEM private key (RSA or ECDSA) that signs service account tokens (default <data-dir>/tls/service-account.key, generated on first start)")
+	f.StringSliceVar(&cfg.ServiceAccountKeyFiles, "service-account-key-file", nil, "PEM files of extra public (or private) keys that verify service account tokens, e.g. a previous signing key")
+	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a TokenRequest may get (0: no limit)")
+	f.StringVar(&cfg.ServiceAccountJWKSURI, "service-account-jwks-uri", "", "jwks_uri of /.well-known/openid-configuration (default https://<advertise-address>:<https-port>/openid/v1/jwks)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

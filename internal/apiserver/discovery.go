@@ -215,6 +215,12 @@ func (s *Server) serveRootPaths(w http.ResponseWriter) {
 			paths = append(paths, "/apis/"+gv.Group, "/apis/"+gv.String())
 		}
 	}
+	// The service account issuer's discovery documents, when served, are listed as upstream lists them.
+	for _, p := range []string{"/.well-known/openid-configuration", "/openid/v1/jwks"} {
+		if s.extra[p] != nil {
+			paths = append(paths, p)
+		}
+	}
 	slices.Sort(paths)
 	paths = slices.Compact(paths)
 	writeRawJSON(w, http.StatusOK, map[string][]string{"paths": paths})

@@ -94,8 +94,10 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, ri *Re
 		s.podLogs(w, r, ri, res)
 	case "exec", "attach", "portforward":
 		s.podStream(w, r, ri, res)
+	case "token":
+		s.createToken(w, r, ri, res)
 	default:
-		// log, exec, attach, portforward, proxy, token: served by the node agent and security work.
+		// proxy: not served yet.
 		s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusNotImplemented, ri.Verb, res.GroupResource(), ri.Name,
 			fmt.Sprintf("the %s subresource is not served yet", sub), 0, false))
 	}

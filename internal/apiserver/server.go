@@ -21,6 +21,7 @@ import (
 	"skiff/internal/apiserver/conversion"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	"skiff/internal/auth/serviceaccount"
 	"skiff/internal/storage"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	// Rules lists what a user may do in a namespace, for SelfSubjectRulesReview (nil: the review answers
 	// incomplete with no rules).
 	Rules func(u *auth.User, namespace string) ([]rbacv1.PolicyRule, error)
+	// ServiceAccountTokens signs the tokens of serviceaccounts/<name>/token (nil: not served).
+	ServiceAccountTokens *serviceaccount.Issuer
 }
 
 // Server is the Kubernetes API over one etcd.

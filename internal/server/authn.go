@@ -46,9 +46,10 @@ type authn struct {
 }
 
 // authenticator builds the request authenticator, in upstream's order: client certificates, then bearer
-// tokens (each token authenticator passes on tokens that are not its kind; a token no one accepts is a 401),
+// tokens (service account tokens first) (each token authenticator passes on tokens that are not its kind; a token no one accepts is a 401),
 // then anonymous.
-func authenticator(ctx context.Context, cfg AuthenticationConfig) (*authn, error) {
+// sa, when set, authenticates service account tokens (signed by this cluster): it passes on other tokens.
+func authenticator(ctx context.Context, cfg AuthenticationConfig, sa auth.Authenticator) (*authn, error) {
 	a := &authn{}
 	var tokens auth.BearerToken
 	if cfg.TokenAuthFile != "" {
@@ -98,6 +99,9 @@ func authenticator(ctx context.Context, cfg AuthenticationConfig) (*authn, error
 		tokens = append(tokens, oa)
 	}
 	chain := auth.Chain{auth.X509{}}
+	if sa != nil {
+		chain = append(chain, sa)
+	}
 	if len(tokens) > 0 {
 		chain = append(chain, tokens)
 	}

@@ -26,13 +26,13 @@ func TestAuthenticatorFlagConflicts(t *testing.T) {
 		"missing token file":                    {AuthenticationConfig{TokenAuthFile: "/nonexistent"}, "token-auth-file"},
 	}
 	for name, tc := range cases {
-		_, err := authenticator(context.Background(), tc.cfg)
+		_, err := authenticator(context.Background(), tc.cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want %q", name, err, tc.want)
 		}
 	}
 	// The config's anonymous section decides when the flag was not given.
-	a, err := authenticator(context.Background(), AuthenticationConfig{ConfigFile: file, AnonymousAuth: true})
+	a, err := authenticator(context.Background(), AuthenticationConfig{ConfigFile: file, AnonymousAuth: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

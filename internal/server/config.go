@@ -98,6 +98,17 @@ type Config struct {
 
 	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
 	Authentication AuthenticationConfig
+	// Service account tokens: ServiceAccountIssuers are the accepted "iss" values, the first signs (default
+	// https://kubernetes.default.svc.<cluster domain>); APIAudiences are the API's token audiences (default:
+	// the issuers). The signing key is <data-dir>/tls/service-account.key unless ServiceAccountSigningKeyFile
+	// is set; ServiceAccountKeyFiles add verification keys. ServiceAccountMaxTokenExpiration caps
+	// TokenRequest lifetimes (0: no cap); ServiceAccountJWKSURI overrides the discovery document's jwks_uri.
+	ServiceAccountIssuers            []string
+	APIAudiences                     []string
+	ServiceAccountSigningKeyFile     string
+	ServiceAccountKeyFiles           []string
+	ServiceAccountMaxTokenExpiration time.Duration
+	ServiceAccountJWKSURI            string
 }
 
 // Defaults fills unset fields.
@@ -134,6 +145,12 @@ func (c *Config) Defaults() {
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
+	}
+	if len(c.ServiceAccountIssuers) == 0 {
+		c.ServiceAccountIssuers = []string{"https://kubernetes.default.svc." + c.ClusterDomain}
+	}
+	if len(c.APIAudiences) == 0 {
+		c.APIAudiences = c.ServiceAccountIssuers
 	}
 	if c.CompactionInterval == 0 {
 		c.CompactionInterval = 5 * time.Minute

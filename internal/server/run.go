@@ -107,7 +107,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	authn, err := authenticator(ctx, cfg.Authentication)
+	saIssuer, saAuthn, err := serviceAccountTokens(cfg)
+	if err != nil {
+		return err
+	}
+	authn, err := authenticator(ctx, cfg.Authentication, saAuthn)
 	if err != nil {
 		return err
 	}
@@ -125,6 +129,10 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 				return nsGetter(ctx, name)
 			}},
+			// ServiceAccounts are read as the token authenticator reads them (watch cache, then etcd).
+			admission.ServiceAccount{Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+				return saAuthn.Get.ServiceAccount(ctx, ns, name)
+			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
@@ -136,8 +144,14 @@ func Run(ctx context.Context, cfg Config) error {
 		Transformers:  enc.For,
 		Auditor:       auditor,
 		Rules:         rbacAuthz.RulesFor,
+
+		ServiceAccountTokens: saIssuer,
 	})
 	if err != nil {
+		return err
+	}
+	saAuthn.Get = api.TokenGetter()
+	if err := serveOIDCDiscovery(api, cfg, saIssuer); err != nil {
 		return err
 	}
 	nsGetter = api.NamespaceGetter()

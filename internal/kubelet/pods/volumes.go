@@ -215,7 +215,7 @@ func (w *worker) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.
 // tokenFile asks the API for a bound service account token (serviceaccounts/token), as upstream's kubelet
 // does for projected serviceAccountToken sources.
 func (w *worker) tokenFile(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection, m os.FileMode) (map[string]file, error) {
-	// As upstream, a token is renewed once 80% of its lifetime (at most 24 h) has passed.
+	// As upstream, a token is renewed once 80% of its lifetime, or 24 h, has passed (tokenRefreshTime).
 	key := src.Audience + "|" + src.Path
 	if t, ok := w.tokens[key]; ok && time.Now().Before(t.refresh) {
 		return map[string]file{src.Path: {data: []byte(t.token), mode: m}}, nil
@@ -238,15 +238,29 @@ func (w *worker) tokenFile(ctx context.Context, pod *corev1.Pod, src *corev1.Ser
 	if err != nil {
 		return nil, fmt.Errorf("projected service account token for %s/%s: %w", pod.Namespace, sa, err)
 	}
-	life := min(time.Duration(exp)*time.Second, 24*time.Hour)
+	now := time.Now()
+	expiry := now.Add(time.Duration(exp) * time.Second)
 	if !tr.Status.ExpirationTimestamp.IsZero() {
-		life = min(time.Until(tr.Status.ExpirationTimestamp.Time), 24*time.Hour)
+		expiry = tr.Status.ExpirationTimestamp.Time
 	}
 	if w.tokens == nil {
 		w.tokens = map[string]cachedToken{}
 	}
-	w.tokens[key] = cachedToken{token: tr.Status.Token, refresh: time.Now().Add(life * 8 / 10)}
+	w.tokens[key] = cachedToken{token: tr.Status.Token, refresh: tokenRefreshTime(now, expiry)}
 	return map[string]file{src.Path: {data: []byte(tr.Status.Token), mode: m}}, nil
+}
+
+// tokenRefreshTime is when a token issued at iat that expires at exp is renewed, as upstream's kubelet: once
+// 80% of its lifetime has passed, or after 24 hours, whichever comes first.
+func tokenRefreshTime(iat, exp time.Time) time.Time {
+	return minTime(iat.Add(exp.Sub(iat)*8/10), iat.Add(24*time.Hour))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 type cachedToken struct {

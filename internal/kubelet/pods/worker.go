@@ -128,7 +128,11 @@ func (w *worker) sync(ctx context.Context, pod *corev1.Pod) bool {
 	waiting := map[string]*corev1.ContainerStateWaiting{}
 	now := time.Now()
 	if now.Sub(w.volumesSynced) >= volumeSyncInterval {
-		if err := w.setupVolumes(ctx, pod); err != nil {
+		if err := w.setupVolumes(ctx, pod); err != nil && !w.volumesSynced.IsZero() {
+			// A refresh (ConfigMap edit, token renewal) that fails keeps the files already there: the
+			// containers run on; the next sync tries again.
+			logErr(pod, "volumes", err)
+		} else if err != nil {
 			// No container starts without its volumes.
 			for _, c := range pod.Spec.Containers {
 				waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
