@@ -305,6 +305,32 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 	}
 	mustAuthenticateAs(t, c, token, "system:serviceaccount:default:robot")
 
+	// With a Role bound to it, the pod's token has exactly those rights: pods in default, nothing else.
+	kubectl(t, c, "create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+	kubectl(t, c, "create", "rolebinding", "robot-reads-pods", "--role=pod-reader", "--serviceaccount=default:robot")
+	client := tokenClient(t, c, token)
+	eventually(t, 10*time.Second, func() error { // the RBAC informers see the binding shortly after
+		_, err := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		return err
+	})
+	if _, err := client.CoreV1().Secrets("default").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("listing secrets with the pod's token: %v, want 403", err)
+	}
+	if _, err := client.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("listing pods in kube-system with the pod's token: %v, want 403", err)
+	}
+	if _, err := client.CoreV1().Pods("default").Create(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("creating a pod with the pod's token: %v, want 403", err)
+	}
+
+	// The token dies with its pod.
 	kubectl(t, c, "delete", "pod", "reader", "--wait=true", "--timeout=60s")
-	mustBeUnauthorized(t, c, token, "token of a deleted pod")
+	eventually(t, 10*time.Second, func() error {
+		_, err := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		if !apierrors.IsUnauthorized(err) {
+			return fmt.Errorf("token of a deleted pod: %v, want 401", err)
+		}
+		return nil
+	})
 }
