@@ -166,7 +166,8 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 	if cfg.ServerTLS != nil {
 		go func() {
 			addr := net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port))
-			if err := server.Run(ctx, server.Config{Address: addr, TLS: cfg.ServerTLS, PodLogDir: filepath.Join(agentDir, "pods"), Runtime: rs}); err != nil {
+			if err := server.Run(ctx, server.Config{Address: addr, TLS: cfg.ServerTLS, PodLogDir: filepath.Join(agentDir, "pods"), Runtime: rs,
+				NodeName: agent.Name(), Authorizer: &server.SubjectAccessReviewer{Client: client}}); err != nil {
 				slog.Error("kubelet server stopped", "err", err)
 			}
 		}()

@@ -94,6 +94,16 @@ func findAudit(t *testing.T, path string, what string, f func(auditEvent) bool) 
 // userClient returns a client authenticating as user (no groups) with a certificate from the cluster CA.
 func userClient(t *testing.T, c *framework.Cluster, user string) kubernetes.Interface {
 	t.Helper()
+	cli, err := kubernetes.NewForConfig(userConfig(t, c, user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
+
+// userConfig is a client configuration for user, authenticated by a client certificate of the cluster CA.
+func userConfig(t *testing.T, c *framework.Cluster, user string) *rest.Config {
+	t.Helper()
 	ca, err := pki.LoadOrCreateCA(filepath.Join(c.DataDir, "tls"), "ca")
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +116,7 @@ func userClient(t *testing.T, c *framework.Cluster, user string) kubernetes.Inte
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cli
+	return cfg
 }
 
 const auditPolicy = `apiVersion: audit.k8s.io/v1

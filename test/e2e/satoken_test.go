@@ -324,6 +324,29 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 		t.Fatalf("creating a pod with the pod's token: %v, want 403", err)
 	}
 
+	// The node agent's server answers only callers the API authorizes (SubjectAccessReview on nodes/proxy):
+	// a user with a certificate of the cluster CA is refused; the API server's own calls (kubectl logs) pass.
+	node, err := c.Client.CoreV1().Nodes().Get(context.Background(), "skiff-e2e", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceTLS, err := rest.TLSConfigFor(userConfig(t, c, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceTLS.InsecureSkipVerify = true // the node's serving certificate names its addresses, not necessarily this one
+	resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: aliceTLS}}).Get(
+		fmt.Sprintf("https://127.0.0.1:%d/containerLogs/default/reader/reader", node.Status.DaemonEndpoints.KubeletEndpoint.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Forbidden (user=alice, verb=get, resource=nodes, subresource=proxy)") {
+		t.Fatalf("alice at the node agent: %d %q, want 403", resp.StatusCode, body)
+	}
+	kubectl(t, c, "logs", "reader")
+
 	// The token dies with its pod.
 	kubectl(t, c, "delete", "pod", "reader", "--wait=true", "--timeout=60s")
 	eventually(t, 10*time.Second, func() error {

@@ -225,6 +225,13 @@ func subject(kind, name string) rbacv1.Subject {
 	return s
 }
 
+// namedClusterBinding is a binding whose name is not its role's.
+func namedClusterBinding(name, role string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleBinding {
+	b := clusterBinding(role, subjects...)
+	b.Name = name
+	return b
+}
+
 func clusterBinding(role string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleBinding {
 	return rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: role, Labels: map[string]string{bootstrapLabel: "rbac-defaults"},
@@ -258,6 +265,9 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterBinding("system:kube-dns", kubeDNS),
 		clusterBinding("system:kube-scheduler", subject("User", "system:kube-scheduler")),
 		clusterBinding("system:volume-scheduler", subject("User", "system:kube-scheduler")),
+		// The API server's client certificate for node agents (exec, logs, port-forward): the agents ask the API
+		// (SubjectAccessReview) whether it may use nodes/proxy, nodes/log, ... (kubeadm and k3s bind it alike).
+		namedClusterBinding("skiff:kube-apiserver-kubelet-client", "system:kubelet-api-admin", subject("User", "kube-apiserver-kubelet-client")),
 		// Upstream binds system:node to no one: nodes are authorized by the Node authorizer.
 		clusterBinding("system:node"),
 	}

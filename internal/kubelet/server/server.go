@@ -34,6 +34,10 @@ type Config struct {
 	PodLogDir string
 	// Runtime is the CRI runtime that serves exec, attach and port-forward streams.
 	Runtime Runtime
+	// NodeName and Authorizer decide who may call (the caller is its verified client certificate: CN user,
+	// O groups). Without an Authorizer only the API server's client (APIServerClientName) may.
+	NodeName   string
+	Authorizer Authorizer
 }
 
 // Runtime is the CRI runtime service.
@@ -52,9 +56,32 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.VerifiedChains[0][0].Subject.CommonName != APIServerClientName {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.VerifiedChains[0][0].Subject.CommonName == "" {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
+		}
+		cert := r.TLS.VerifiedChains[0][0]
+		if cfg.Authorizer == nil {
+			if cert.Subject.CommonName != APIServerClientName {
+				http.Error(w, "Forbidden", http.StatusForbidden)
+				return
+			}
+		} else {
+			a := RequestAttributes(r, cert.Subject.CommonName, cert.Subject.Organization, cfg.NodeName)
+			allowed, reason, err := cfg.Authorizer.Authorize(r.Context(), a)
+			if err != nil {
+				http.Error(w, "Authorization error: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			if !allowed {
+				// Upstream's wording.
+				msg := fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)", a.User, a.Verb, a.Subresource)
+				if reason != "" {
+					msg += ": " + reason
+				}
+				http.Error(w, msg, http.StatusForbidden)
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	})
