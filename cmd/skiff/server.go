@@ -82,6 +82,8 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "the range Service ClusterIPs are allocated from (the first address is the kubernetes Service's)")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "the range NodePorts are allocated from")
+	f.StringVar(&cfg.TLSMinVersion, "tls-min-version", "VersionTLS12", "lowest TLS version the API server accepts: VersionTLS12 or VersionTLS13")
+	f.StringSliceVar(&cfg.TLSCipherSuites, "tls-cipher-suites", nil, "TLS 1.2 cipher suites of the API server, IANA names (default: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only); insecure suites are refused")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the pod network: the controller manager gives every node a subnet of it (spec.podCIDR) (\"\": nodes need --pod-cidr)")
 	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", "vxlan", "how pods reach other nodes' pod subnets: vxlan (an overlay; nodes need only IP reachability, UDP 8472), host-gw (routes via the node addresses; nodes on one L2 segment) or none")
 	f.IntVar(&cfg.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet cut from --cluster-cidr")

@@ -83,6 +83,10 @@ type Config struct {
 	NodeCIDRMaskSize int
 	// PodNetworkBackend connects nodes' pod subnets: vxlan, host-gw or none.
 	PodNetworkBackend string
+	// TLSMinVersion (VersionTLS12 or VersionTLS13) and TLSCipherSuites (IANA names; empty: ECDHE with AEAD
+	// only) configure the API server's TLS.
+	TLSMinVersion   string
+	TLSCipherSuites []string
 	// DisableNetworkPolicy turns off NetworkPolicy enforcement (the inet skiff-policy nftables table).
 	DisableNetworkPolicy bool
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".

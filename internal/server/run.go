@@ -76,8 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	servingCert, servingKey, err := ca.EnsureLeaf(tlsDir, "serving", servingLeaf(cfg))
-	if err != nil {
+	if _, _, err := ca.EnsureLeaf(tlsDir, "serving", servingLeaf(cfg)); err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
 	server := "https://" + net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort))
@@ -172,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	go storage.RunCompactor(runCtx, etcdCli, cfg.CompactionInterval)
 
-	srv, ln, err := listen(cfg, ca, servingCert, servingKey, api.Handler())
+	srv, ln, err := listen(cfg, ca, tlsDir, api.Handler())
 	if err != nil {
 		return err
 	}
@@ -458,19 +457,24 @@ func servingLeaf(cfg Config) pki.Leaf {
 	return leaf
 }
 
-func listen(cfg Config, ca *pki.CA, certFile, keyFile string, h http.Handler) (*http.Server, net.Listener, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+func listen(cfg Config, ca *pki.CA, tlsDir string, h http.Handler) (*http.Server, net.Listener, error) {
+	minVersion, suites, err := tlsSettings(cfg.TLSMinVersion, cfg.TLSCipherSuites)
 	if err != nil {
+		return nil, nil, err
+	}
+	serving := &renewingCertificate{ca: ca, dir: tlsDir, name: "serving", leaf: servingLeaf(cfg)}
+	if _, err := serving.get(nil); err != nil {
 		return nil, nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
 	tlsCfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    pool,
-		NextProtos:   []string{"h2", "http/1.1"},
+		MinVersion:     minVersion,
+		CipherSuites:   suites,
+		GetCertificate: serving.get,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      pool,
+		NextProtos:     []string{"h2", "http/1.1"},
 	}
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))
 	ln, err := net.Listen("tcp", addr)
@@ -557,7 +561,7 @@ func issueTLS(ca *pki.CA, leaf pki.Leaf) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: defaultCipherSuites}, nil
 }
 
 // parseServiceRanges reads --service-cidr and --service-node-port-range.
