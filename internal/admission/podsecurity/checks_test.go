@@ -78,7 +78,9 @@ func TestBaselineChecks(t *testing.T) {
 			p.Spec.SecurityContext.SELinuxOptions = &corev1.SELinuxOptions{Type: "spc_t", User: "root"}
 			sc(p).SELinuxOptions = &corev1.SELinuxOptions{Role: "sysadm_r"}
 		}, `seLinuxOptions (pod and container "c" set forbidden securityContext.seLinuxOptions: type "spc_t"; user may not be set; role may not be set)`},
-		{"selinux allowed", func(p *corev1.Pod) { sc(p).SELinuxOptions = &corev1.SELinuxOptions{Type: "container_t", Level: "s0:c1"} }, ""},
+		{"selinux allowed", func(p *corev1.Pod) {
+			sc(p).SELinuxOptions = &corev1.SELinuxOptions{Type: "container_t", Level: "s0:c1"}
+		}, ""},
 		{"procMount", func(p *corev1.Pod) { sc(p).ProcMount = ptr(corev1.UnmaskedProcMount) },
 			`procMount (container "c" must not set securityContext.procMount to "Unmasked")`},
 		{"seccomp unconfined", func(p *corev1.Pod) {
@@ -125,7 +127,10 @@ func TestRestrictedChecks(t *testing.T) {
 		{"runAsNonRoot false", func(p *corev1.Pod) { sc(p).RunAsNonRoot = ptr(false) },
 			`runAsNonRoot != true (container "c" must not set securityContext.runAsNonRoot=false)`},
 		{"runAsNonRoot on container", func(p *corev1.Pod) { p.Spec.SecurityContext.RunAsNonRoot = nil; sc(p).RunAsNonRoot = ptr(true) }, ""},
-		{"runAsUser 0", func(p *corev1.Pod) { p.Spec.SecurityContext.RunAsUser = ptr(int64(0)); sc(p).RunAsUser = ptr(int64(1000)) },
+		{"runAsUser 0", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.RunAsUser = ptr(int64(0))
+			sc(p).RunAsUser = ptr(int64(1000))
+		},
 			`runAsUser=0 (pod must not set runAsUser=0)`},
 		{"seccomp missing on pod, set on container", func(p *corev1.Pod) {
 			p.Spec.SecurityContext.SeccompProfile = nil
