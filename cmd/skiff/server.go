@@ -61,6 +61,7 @@ func serverCommand() *cobra.Command {
 	f.IntVar(&cfg.AuditLogMaxSizeMB, "audit-log-maxsize", 0, "rotate the audit log when it reaches this many megabytes (0: never, unless another rotation flag is set: then 100)")
 	f.IntVar(&cfg.AuditLogMaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: all)")
 	f.IntVar(&cfg.AuditLogMaxAgeDays, "audit-log-maxage", 0, "days to keep rotated audit log files (0: forever)")
+	f.StringVar(&cfg.PodSecurityAdmissionConfig, "pod-security-admission-config", "", "PodSecurityConfiguration file (pod-security.admission.config.k8s.io/v1, or an AdmissionConfiguration with a PodSecurity plugin): default Pod Security levels for namespaces without labels, and exempt users, runtime classes and namespaces")
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1) for the built-in scheduler")
 	f.StringSliceVar(&cfg.DisableControllers, "disable-controllers", nil, "controllers of the controller manager not to run (e.g. replicaset,deployment)")

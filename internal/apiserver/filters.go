@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"skiff/internal/admission"
 	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
@@ -100,4 +102,22 @@ func forbidden(a auth.Attributes, reason string) error {
 	}
 	// NewForbidden prefixes `pods "x" is forbidden: ` (or `forbidden: ` for paths), as upstream's response.
 	return apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
+}
+
+// withWarnings lets admission plugins warn the client (admission.AddWarning): each distinct text becomes a
+// Warning: 299 - "text" header, as upstream sends them; warnings after the response has started are dropped.
+func (s *Server) withWarnings(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		ctx := admission.WithWarnings(r.Context(), func(text string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !seen[text] {
+				seen[text] = true
+				addWarnings(w, []string{text})
+			}
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -260,6 +260,7 @@ func (s *Server) lookup(ri *RequestInfo) *resource {
 // Handler returns the whole HTTP handler chain.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
+	h = s.withWarnings(h)
 	h = s.withAuthorization(h)
 	h = s.withImpersonation(h)
 	h = s.withRequestInfo(h)

@@ -39,6 +39,10 @@ type Config struct {
 	AuditLogMaxBackups int
 	AuditLogMaxAgeDays int
 
+	// PodSecurityAdmissionConfig is a PodSecurityConfiguration (pod-security.admission.config.k8s.io/v1, bare
+	// or inside an AdmissionConfiguration): defaults for unlabelled namespaces and exemptions.
+	PodSecurityAdmissionConfig string
+
 	DisableAgent       bool
 	CompactionInterval time.Duration
 

@@ -120,6 +120,12 @@ func Run(ctx context.Context, cfg Config) error {
 	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
+	podSecurity, podLister, err := podSecurityAdmission(cfg, func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		return nsGetter(ctx, name)
+	})
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
 		Authenticator: authn,
@@ -135,6 +141,7 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
+			podSecurity,
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
@@ -155,6 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	nsGetter = api.NamespaceGetter()
 	pcLister = api.Lister(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
+	*podLister = api.Lister(corev1.SchemeGroupVersion.WithResource("pods"))
 	spec, err := openapi.New(api.Scheme(), openapiResources(api.Served()), skiffversion.Kubernetes)
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)

@@ -1,0 +1,713 @@
+package podsecurity
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Violation is one failed check: a short reason and the detail naming the offending fields.
+type Violation struct {
+	Reason, Detail string
+}
+
+func (v Violation) String() string {
+	if v.Detail == "" {
+		return v.Reason
+	}
+	return v.Reason + " (" + v.Detail + ")"
+}
+
+// check is one control of the standards. since is the release it appeared in; overrides names the baseline checks
+// a restricted check replaces (it covers the same fields more strictly) from that release on.
+type check struct {
+	id        string
+	level     Level
+	since     [2]int
+	overrides []string
+	fn        func(v Version, meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation
+}
+
+// checks in upstream's order: baseline then restricted, each sorted by id (this order is the order of the
+// reasons in messages).
+var checks = func() []check {
+	cs := []check{
+		{id: "appArmorProfile", level: Baseline, fn: appArmorProfile},
+		{id: "capabilities_baseline", level: Baseline, fn: capabilitiesBaseline},
+		{id: "hostNamespaces", level: Baseline, fn: hostNamespaces},
+		{id: "hostPathVolumes", level: Baseline, fn: hostPathVolumes},
+		{id: "hostPorts", level: Baseline, fn: hostPorts},
+		{id: "hostProbesAndHostLifecycle", level: Baseline, since: [2]int{1, 34}, fn: hostProbesAndLifecycle},
+		{id: "privileged", level: Baseline, fn: privileged},
+		{id: "procMount", level: Baseline, fn: procMount},
+		{id: "seLinuxOptions", level: Baseline, fn: seLinuxOptions},
+		{id: "seccompProfile_baseline", level: Baseline, since: [2]int{1, 19}, fn: seccompBaseline},
+		{id: "sysctls", level: Baseline, fn: sysctls},
+		{id: "windowsHostProcess", level: Baseline, fn: windowsHostProcess},
+
+		{id: "allowPrivilegeEscalation", level: Restricted, since: [2]int{1, 8}, fn: allowPrivilegeEscalation},
+		{id: "capabilities_restricted", level: Restricted, since: [2]int{1, 22}, overrides: []string{"capabilities_baseline"}, fn: capabilitiesRestricted},
+		{id: "restrictedVolumes", level: Restricted, overrides: []string{"hostPathVolumes"}, fn: restrictedVolumes},
+		{id: "runAsNonRoot", level: Restricted, fn: runAsNonRoot},
+		{id: "runAsUser", level: Restricted, since: [2]int{1, 23}, fn: runAsUser},
+		{id: "seccompProfile_restricted", level: Restricted, since: [2]int{1, 19}, overrides: []string{"seccompProfile_baseline"}, fn: seccompRestricted},
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].level != cs[j].level {
+			return cs[i].level.rank() < cs[j].level.rank()
+		}
+		return cs[i].id < cs[j].id
+	})
+	return cs
+}()
+
+// Evaluate checks a pod's metadata and spec against a level at a version and returns the violations in upstream's
+// order (none at privileged).
+func Evaluate(lv LevelVersion, meta *metav1.ObjectMeta, spec *corev1.PodSpec) []Violation {
+	if lv.Level.rank() == 0 {
+		return nil
+	}
+	v := lv.effective()
+	var apply []check
+	overridden := map[string]bool{}
+	for _, c := range checks {
+		if c.level.rank() > lv.Level.rank() || !v.atLeast(c.since[0], c.since[1]) {
+			continue
+		}
+		apply = append(apply, c)
+		for _, o := range c.overrides {
+			overridden[o] = true
+		}
+	}
+	var out []Violation
+	for _, c := range apply {
+		if overridden[c.id] {
+			continue
+		}
+		if viol := c.fn(v, meta, spec); viol != nil {
+			out = append(out, *viol)
+		}
+	}
+	return out
+}
+
+// Message joins violations as upstream does: "privileged (container "c" must not ...), hostPort (...)".
+func Message(vs []Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Reasons joins only the reasons: "privileged, hostPort".
+func Reasons(vs []Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.Reason
+	}
+	return strings.Join(parts, ", ")
+}
+
+// visit calls f for every container: init containers, containers, then ephemeral containers, as upstream.
+func visit(spec *corev1.PodSpec, f func(c *corev1.Container)) {
+	for i := range spec.InitContainers {
+		f(&spec.InitContainers[i])
+	}
+	for i := range spec.Containers {
+		f(&spec.Containers[i])
+	}
+	for i := range spec.EphemeralContainers {
+		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
+		f(&c)
+	}
+}
+
+func plural(one, many string, n int) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func joinQuote(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}
+
+// containers renders `container "a"` or `containers "a", "b"`.
+func containers(names []string) string {
+	return plural("container", "containers", len(names)) + " " + joinQuote(names)
+}
+
+// set is a small sorted string set.
+type set map[string]bool
+
+func (s set) list() []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isWindows(spec *corev1.PodSpec) bool { return spec.OS != nil && spec.OS.Name == corev1.Windows }
+
+// --- baseline ---
+
+// windowsHostProcess: HostProcess containers give privileged access to the Windows host.
+func windowsHostProcess(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var setters, bad []string
+	if sc := spec.SecurityContext; sc != nil && sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess {
+		setters = append(setters, "pod")
+	}
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) > 0 {
+		setters = append(setters, containers(bad))
+	}
+	if len(setters) == 0 {
+		return nil
+	}
+	return &Violation{"hostProcess", strings.Join(setters, " and ") + " must not set securityContext.windowsOptions.hostProcess=true"}
+}
+
+// hostNamespaces: sharing the host's network, PID or IPC namespace.
+func hostNamespaces(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var ns []string
+	if spec.HostIPC {
+		ns = append(ns, "hostIPC=true")
+	}
+	if spec.HostNetwork {
+		ns = append(ns, "hostNetwork=true")
+	}
+	if spec.HostPID {
+		ns = append(ns, "hostPID=true")
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	return &Violation{"host namespaces", strings.Join(ns, ", ")}
+}
+
+// privileged containers.
+func privileged(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	visit(spec, func(c *corev1.Container) {
+		if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"privileged", containers(bad) + " must not set securityContext.privileged=true"}
+}
+
+// baselineCapabilities are the capabilities container runtimes grant by default.
+var baselineCapabilities = set{"AUDIT_WRITE": true, "CHOWN": true, "DAC_OVERRIDE": true, "FOWNER": true, "FSETID": true,
+	"KILL": true, "MKNOD": true, "NET_BIND_SERVICE": true, "SETFCAP": true, "SETGID": true, "SETPCAP": true,
+	"SETUID": true, "SYS_CHROOT": true}
+
+// capabilitiesBaseline: adding capabilities beyond the runtime's default set.
+func capabilitiesBaseline(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	caps := set{}
+	visit(spec, func(c *corev1.Container) {
+		if c.SecurityContext == nil || c.SecurityContext.Capabilities == nil {
+			return
+		}
+		found := false
+		for _, cp := range c.SecurityContext.Capabilities.Add {
+			if !baselineCapabilities[string(cp)] {
+				found = true
+				caps[string(cp)] = true
+			}
+		}
+		if found {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"non-default capabilities", fmt.Sprintf("%s must not include %s in securityContext.capabilities.add", containers(bad), joinQuote(caps.list()))}
+}
+
+// hostPathVolumes: host directories mounted into the pod.
+func hostPathVolumes(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			bad = append(bad, v.Name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"hostPath volumes", plural("volume", "volumes", len(bad)) + " " + joinQuote(bad)}
+}
+
+// hostPorts: ports bound on the node.
+func hostPorts(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	ports := map[int32]bool{}
+	visit(spec, func(c *corev1.Container) {
+		found := false
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				found = true
+				ports[p.HostPort] = true
+			}
+		}
+		if found {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	// Sorted as strings, as upstream sorts them.
+	ps := set{}
+	for p := range ports {
+		ps[strconv.Itoa(int(p))] = true
+	}
+	return &Violation{"hostPort", fmt.Sprintf("%s %s %s %s", containers(bad), plural("uses", "use", len(bad)),
+		plural("hostPort", "hostPorts", len(ps)), strings.Join(ps.list(), ", "))}
+}
+
+// hostProbesAndLifecycle: probes and lifecycle handlers aimed at another host (v1.34+).
+func hostProbesAndLifecycle(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	bad, hosts := set{}, set{}
+	probe := func(name string, p *corev1.ProbeHandler) {
+		if p.HTTPGet != nil && p.HTTPGet.Host != "" {
+			bad[name], hosts[p.HTTPGet.Host] = true, true
+		}
+		if p.TCPSocket != nil && p.TCPSocket.Host != "" {
+			bad[name], hosts[p.TCPSocket.Host] = true, true
+		}
+	}
+	handler := func(name string, h *corev1.LifecycleHandler) {
+		if h.HTTPGet != nil && h.HTTPGet.Host != "" {
+			bad[name], hosts[h.HTTPGet.Host] = true, true
+		}
+		if h.TCPSocket != nil && h.TCPSocket.Host != "" {
+			bad[name], hosts[h.TCPSocket.Host] = true, true
+		}
+	}
+	visit(spec, func(c *corev1.Container) {
+		for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+			if p != nil {
+				probe(c.Name, &p.ProbeHandler)
+			}
+		}
+		if c.Lifecycle != nil {
+			for _, h := range []*corev1.LifecycleHandler{c.Lifecycle.PostStart, c.Lifecycle.PreStop} {
+				if h != nil {
+					handler(c.Name, h)
+				}
+			}
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	names := bad.list()
+	return &Violation{"probe or lifecycle host", fmt.Sprintf("%s %s %s %s", containers(names), plural("uses", "use", len(names)),
+		plural("probe or lifecycle host", "probe or lifecycle hosts", len(hosts)), joinQuote(hosts.list()))}
+}
+
+// appArmorProfile: AppArmor may only be the runtime default or a profile loaded on the node.
+func appArmorProfile(_ Version, meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	allowed := func(t corev1.AppArmorProfileType) bool {
+		return t == corev1.AppArmorProfileTypeRuntimeDefault || t == corev1.AppArmorProfileTypeLocalhost
+	}
+	var setters []string
+	values := set{}
+	if sc := spec.SecurityContext; sc != nil && sc.AppArmorProfile != nil && !allowed(sc.AppArmorProfile.Type) {
+		setters = append(setters, "pod")
+		values[string(sc.AppArmorProfile.Type)] = true
+	}
+	var bad []string
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.AppArmorProfile != nil && !allowed(sc.AppArmorProfile.Type) {
+			bad = append(bad, c.Name)
+			values[string(sc.AppArmorProfile.Type)] = true
+		}
+	})
+	if len(bad) > 0 {
+		setters = append(setters, containers(bad))
+	}
+	list := values.list()
+	var annotations []string
+	for k, v := range meta.Annotations {
+		if strings.HasPrefix(k, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix) && v != "" &&
+			v != corev1.DeprecatedAppArmorBetaProfileRuntimeDefault && !strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix) {
+			annotations = append(annotations, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	if len(annotations) > 0 {
+		sort.Strings(annotations)
+		list = append(list, annotations...)
+		setters = append(setters, plural("annotation", "annotations", len(annotations)))
+	}
+	if len(setters) == 0 {
+		return nil
+	}
+	return &Violation{plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(list)),
+		fmt.Sprintf("%s must not set AppArmor profile type to %s", strings.Join(setters, " and "), joinQuote(list))}
+}
+
+var seLinuxTypes = set{"": true, "container_t": true, "container_init_t": true, "container_kvm_t": true, "container_engine_t": true}
+
+// seLinuxOptions: only the container types; no custom user or role.
+func seLinuxOptions(v Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	types := set{}
+	var setUser, setRole bool
+	valid := func(o *corev1.SELinuxOptions) bool {
+		ok := true
+		// container_engine_t joined the allowed types in v1.31.
+		if !seLinuxTypes[o.Type] || (o.Type == "container_engine_t" && !v.atLeast(1, 31)) {
+			ok = false
+			types[o.Type] = true
+		}
+		if o.User != "" {
+			ok, setUser = false, true
+		}
+		if o.Role != "" {
+			ok, setRole = false, true
+		}
+		return ok
+	}
+	var setters, bad []string
+	if sc := spec.SecurityContext; sc != nil && sc.SELinuxOptions != nil && !valid(sc.SELinuxOptions) {
+		setters = append(setters, "pod")
+	}
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.SELinuxOptions != nil && !valid(sc.SELinuxOptions) {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) > 0 {
+		setters = append(setters, containers(bad))
+	}
+	if len(setters) == 0 {
+		return nil
+	}
+	var data []string
+	if len(types) > 0 {
+		data = append(data, plural("type", "types", len(types))+" "+joinQuote(types.list()))
+	}
+	if setUser {
+		data = append(data, "user may not be set")
+	}
+	if setRole {
+		data = append(data, "role may not be set")
+	}
+	return &Violation{"seLinuxOptions", fmt.Sprintf("%s set forbidden securityContext.seLinuxOptions: %s", strings.Join(setters, " and "), strings.Join(data, "; "))}
+}
+
+// procMount: the default /proc masks are required.
+func procMount(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	types := set{}
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
+			bad = append(bad, c.Name)
+			types[string(*sc.ProcMount)] = true
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"procMount", fmt.Sprintf("%s must not set securityContext.procMount to %s", containers(bad), joinQuote(types.list()))}
+}
+
+// seccompBaseline: seccomp must not be turned off.
+func seccompBaseline(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var setters, bad []string
+	if sc := spec.SecurityContext; sc != nil && sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined {
+		setters = append(setters, "pod")
+	}
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) > 0 {
+		setters = append(setters, containers(bad))
+	}
+	if len(setters) == 0 {
+		return nil
+	}
+	return &Violation{"seccompProfile", strings.Join(setters, " and ") + ` must not set securityContext.seccompProfile.type to "Unconfined"`}
+}
+
+// safeSysctls lists the namespaced, isolated sysctls by the release that allowed them.
+var safeSysctls = []struct {
+	since [2]int
+	names []string
+}{
+	{[2]int{1, 0}, []string{"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+		"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"}},
+	{[2]int{1, 27}, []string{"net.ipv4.ip_local_reserved_ports"}},
+	{[2]int{1, 29}, []string{"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+		"net.ipv4.tcp_keepalive_probes"}},
+	{[2]int{1, 32}, []string{"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}},
+}
+
+// sysctls: only the safe set.
+func sysctls(v Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	if spec.SecurityContext == nil {
+		return nil
+	}
+	var bad []string
+	for _, s := range spec.SecurityContext.Sysctls {
+		ok := false
+		for _, group := range safeSysctls {
+			if v.atLeast(group.since[0], group.since[1]) && slices.Contains(group.names, s.Name) {
+				ok = true
+			}
+		}
+		if !ok {
+			bad = append(bad, s.Name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"forbidden sysctls", strings.Join(bad, ", ")}
+}
+
+// --- restricted ---
+
+// restrictedVolumes: only the volume types that carry no host access.
+func restrictedVolumes(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var bad []string
+	types := set{}
+	for _, v := range spec.Volumes {
+		s := v.VolumeSource
+		if s.ConfigMap != nil || s.CSI != nil || s.DownwardAPI != nil || s.EmptyDir != nil || s.Ephemeral != nil ||
+			s.PersistentVolumeClaim != nil || s.Projected != nil || s.Secret != nil || s.Image != nil {
+			continue
+		}
+		bad = append(bad, v.Name)
+		types[volumeType(&s)] = true
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"restricted volume types", fmt.Sprintf("%s %s %s %s %s", plural("volume", "volumes", len(bad)), joinQuote(bad),
+		plural("uses", "use", len(bad)), plural("restricted volume type", "restricted volume types", len(types)), joinQuote(types.list()))}
+}
+
+func volumeType(s *corev1.VolumeSource) string {
+	switch {
+	case s.HostPath != nil:
+		return "hostPath"
+	case s.GCEPersistentDisk != nil:
+		return "gcePersistentDisk"
+	case s.AWSElasticBlockStore != nil:
+		return "awsElasticBlockStore"
+	case s.GitRepo != nil:
+		return "gitRepo"
+	case s.NFS != nil:
+		return "nfs"
+	case s.ISCSI != nil:
+		return "iscsi"
+	case s.Glusterfs != nil:
+		return "glusterfs"
+	case s.RBD != nil:
+		return "rbd"
+	case s.FlexVolume != nil:
+		return "flexVolume"
+	case s.Cinder != nil:
+		return "cinder"
+	case s.CephFS != nil:
+		return "cephfs"
+	case s.Flocker != nil:
+		return "flocker"
+	case s.FC != nil:
+		return "fc"
+	case s.AzureFile != nil:
+		return "azureFile"
+	case s.VsphereVolume != nil:
+		return "vsphereVolume"
+	case s.Quobyte != nil:
+		return "quobyte"
+	case s.AzureDisk != nil:
+		return "azureDisk"
+	case s.PhotonPersistentDisk != nil:
+		return "photonPersistentDisk"
+	case s.PortworxVolume != nil:
+		return "portworxVolume"
+	case s.ScaleIO != nil:
+		return "scaleIO"
+	case s.StorageOS != nil:
+		return "storageos"
+	}
+	return "unknown"
+}
+
+// allowPrivilegeEscalation must be explicitly false (Windows pods are exempt from v1.25).
+func allowPrivilegeEscalation(v Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	if v.atLeast(1, 25) && isWindows(spec) {
+		return nil
+	}
+	var bad []string
+	visit(spec, func(c *corev1.Container) {
+		if c.SecurityContext == nil || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Violation{"allowPrivilegeEscalation != false", containers(bad) + " must set securityContext.allowPrivilegeEscalation=false"}
+}
+
+// runAsNonRoot must be true, on the pod or on every container.
+func runAsNonRoot(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var setters []string
+	podNonRoot := false
+	if sc := spec.SecurityContext; sc != nil && sc.RunAsNonRoot != nil {
+		if *sc.RunAsNonRoot {
+			podNonRoot = true
+		} else {
+			setters = append(setters, "pod")
+		}
+	}
+	var explicit, implicit []string
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.RunAsNonRoot != nil {
+			if !*sc.RunAsNonRoot {
+				explicit = append(explicit, c.Name)
+			}
+		} else if !podNonRoot {
+			implicit = append(implicit, c.Name)
+		}
+	})
+	if len(explicit) > 0 {
+		setters = append(setters, containers(explicit))
+	}
+	if len(setters) > 0 {
+		return &Violation{"runAsNonRoot != true", strings.Join(setters, " and ") + " must not set securityContext.runAsNonRoot=false"}
+	}
+	if len(implicit) > 0 {
+		return &Violation{"runAsNonRoot != true", "pod or " + containers(implicit) + " must set securityContext.runAsNonRoot=true"}
+	}
+	return nil
+}
+
+// runAsUser must not be 0 (v1.23+).
+func runAsUser(_ Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	var setters, bad []string
+	if sc := spec.SecurityContext; sc != nil && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+		setters = append(setters, "pod")
+	}
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+			bad = append(bad, c.Name)
+		}
+	})
+	if len(bad) > 0 {
+		setters = append(setters, containers(bad))
+	}
+	if len(setters) == 0 {
+		return nil
+	}
+	return &Violation{"runAsUser=0", strings.Join(setters, " and ") + " must not set runAsUser=0"}
+}
+
+// seccompRestricted: RuntimeDefault or Localhost, on the pod or on every container (Windows pods exempt from v1.25).
+func seccompRestricted(v Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	if v.atLeast(1, 25) && isWindows(spec) {
+		return nil
+	}
+	valid := func(t corev1.SeccompProfileType) bool {
+		return t == corev1.SeccompProfileTypeRuntimeDefault || t == corev1.SeccompProfileTypeLocalhost
+	}
+	var setters []string
+	values := set{}
+	podSet := false
+	if sc := spec.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+		if valid(sc.SeccompProfile.Type) {
+			podSet = true
+		} else {
+			setters = append(setters, "pod")
+			values[string(sc.SeccompProfile.Type)] = true
+		}
+	}
+	var explicit, implicit []string
+	visit(spec, func(c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+			if !valid(sc.SeccompProfile.Type) {
+				explicit = append(explicit, c.Name)
+				values[string(sc.SeccompProfile.Type)] = true
+			}
+		} else if !podSet {
+			implicit = append(implicit, c.Name)
+		}
+	})
+	if len(explicit) > 0 {
+		setters = append(setters, containers(explicit))
+	}
+	if len(setters) > 0 {
+		return &Violation{"seccompProfile", fmt.Sprintf("%s must not set securityContext.seccompProfile.type to %s", strings.Join(setters, " and "), joinQuote(values.list()))}
+	}
+	if len(implicit) > 0 {
+		return &Violation{"seccompProfile", "pod or " + containers(implicit) + ` must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`}
+	}
+	return nil
+}
+
+// capabilitiesRestricted: drop ALL, add at most NET_BIND_SERVICE (v1.22+; Windows pods exempt from v1.25).
+func capabilitiesRestricted(v Version, _ *metav1.ObjectMeta, spec *corev1.PodSpec) *Violation {
+	if v.atLeast(1, 25) && isWindows(spec) {
+		return nil
+	}
+	var missingDrop, adding []string
+	caps := set{}
+	visit(spec, func(c *corev1.Container) {
+		if c.SecurityContext == nil || c.SecurityContext.Capabilities == nil {
+			missingDrop = append(missingDrop, c.Name)
+			return
+		}
+		if !slices.Contains(c.SecurityContext.Capabilities.Drop, "ALL") {
+			missingDrop = append(missingDrop, c.Name)
+		}
+		found := false
+		for _, cp := range c.SecurityContext.Capabilities.Add {
+			if cp != "NET_BIND_SERVICE" {
+				found = true
+				caps[string(cp)] = true
+			}
+		}
+		if found {
+			adding = append(adding, c.Name)
+		}
+	})
+	var details []string
+	if len(missingDrop) > 0 {
+		details = append(details, containers(missingDrop)+` must set securityContext.capabilities.drop=["ALL"]`)
+	}
+	if len(adding) > 0 {
+		details = append(details, fmt.Sprintf("%s must not include %s in securityContext.capabilities.add", containers(adding), joinQuote(caps.list())))
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return &Violation{"unrestricted capabilities", strings.Join(details, "; ")}
+}
