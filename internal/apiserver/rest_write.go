@@ -130,6 +130,11 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		// The QoS class follows the resources admission settled (LimitRanger's defaults), as upstream's
+		// PrepareForCreate runs after mutating admission.
+		pod.Status.QOSClass = qosClass(&pod.Spec)
+	}
 	// Allocation comes before validation, as upstream's (a Local LoadBalancer's health-check port is
 	// required by validation and allocated here).
 	svc, isSvc := obj.(*corev1.Service)
