@@ -36,8 +36,9 @@ var ErrQuotaUnchanged = errors.New("quota unchanged")
 //	failed quota: <name>: must specify limits.cpu for: <containers>
 //	status unknown for quota: <name>, resources: <names>   (the controller has not counted yet)
 //
-// The charge is made before the object is stored; a write that fails later leaves the quota over-counted
-// until the resourcequota controller recounts, as upstream.
+// The charge is made before the object is stored; when the write fails after all (the name is taken, a
+// concurrent update won) the server calls Attributes.Failed and the charge is given back. Should that be
+// lost (a crash), the resourcequota controller's recount puts it right.
 type ResourceQuota struct {
 	List         QuotaLister
 	UpdateStatus QuotaStatusUpdater
@@ -149,6 +150,9 @@ func (r ResourceQuota) Validate(ctx context.Context, a *Attributes) error {
 		if len(requested) > 0 {
 			charged = append(charged, chargedQuota{q.Namespace, q.Name, requested})
 		}
+	}
+	if len(charged) > 0 {
+		a.OnFailure(func(ctx context.Context) { r.refund(ctx, charged) })
 	}
 	return nil
 }

@@ -222,3 +222,20 @@ func TestResourceQuotaConcurrent(t *testing.T) {
 		t.Fatalf("allowed %d, used %s", allowed, s.used("q", "pods"))
 	}
 }
+
+// A write that fails after admission (the name is taken) gets its charge back.
+func TestResourceQuotaFailedWriteRefunds(t *testing.T) {
+	s := newQuotaStore(quotaObj("q", rl("pods", "2")))
+	a := createAttrs("pods", podWith("p", container("c", nil, nil)))
+	if err := s.plugin().Validate(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.used("q", "pods"); got != "1" {
+		t.Fatalf("used after admission = %s", got)
+	}
+	a.Failed(context.Background())
+	a.Failed(context.Background()) // only once
+	if got := s.used("q", "pods"); got != "0" {
+		t.Fatalf("used after the failed write = %s", got)
+	}
+}

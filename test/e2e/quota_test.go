@@ -192,8 +192,13 @@ func TestResourceQuota(t *testing.T) {
 		})
 		waitQuota(t, c, "q-cm", "objects", map[corev1.ResourceName]string{"count/configmaps": "1"})
 		kubectl(t, c, "create", "configmap", "a", "-n", "q-cm")
+		// A create refused by storage (the name is taken) gives its charge back at once.
+		_, stderr, code := kubectlExit(t, c, "", "create", "configmap", "a", "-n", "q-cm")
+		if code != 1 || !strings.Contains(stderr, "already exists") {
+			t.Fatalf("second create of a: exit %d, stderr: %s", code, stderr)
+		}
 		kubectl(t, c, "create", "configmap", "b", "-n", "q-cm")
-		_, stderr, code := kubectlExit(t, c, "", "create", "configmap", "c", "-n", "q-cm")
+		_, stderr, code = kubectlExit(t, c, "", "create", "configmap", "c", "-n", "q-cm")
 		if code != 1 {
 			t.Fatalf("exit code %d; stderr: %s", code, stderr)
 		}
