@@ -49,11 +49,12 @@ func podYAML(name, ns, requests, limits string) string {
 	return y
 }
 
-// waitQuota waits until the quota's status.used has want for every key given.
+// waitQuota waits until the quota's status.used has want for every key given. It reads the watch cache
+// (resourceVersion 0), which admission reads too, so a quota seen counted here is enforced.
 func waitQuota(t *testing.T, c *framework.Cluster, ns, name string, want map[corev1.ResourceName]string) {
 	t.Helper()
 	eventually(t, 30*time.Second, func() error {
-		q, err := c.Client.CoreV1().ResourceQuotas(ns).Get(context.Background(), name, metav1.GetOptions{})
+		q, err := c.Client.CoreV1().ResourceQuotas(ns).Get(context.Background(), name, metav1.GetOptions{ResourceVersion: "0"})
 		if err != nil {
 			return err
 		}
@@ -82,6 +83,11 @@ spec:
   - type: PersistentVolumeClaim
     max: {storage: 2Gi}
 `, "apply", "-f", "-")
+	// Admission reads LimitRanges from the watch cache, as a resourceVersion=0 read does.
+	eventually(t, 10*time.Second, func() error {
+		_, err := c.Client.CoreV1().LimitRanges("limits").Get(context.Background(), "defaults", metav1.GetOptions{ResourceVersion: "0"})
+		return err
+	})
 
 	t.Run("DefaultsApplied", func(t *testing.T) {
 		kubectl(t, c, "run", "plain", "-n", "limits", "--image=busybox")
