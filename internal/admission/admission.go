@@ -30,6 +30,23 @@ type Attributes struct {
 	OldObject runtime.Object
 	User      *auth.User
 	DryRun    bool
+
+	// undo holds what plugins did outside the object (a quota charge) to take back if the write fails.
+	undo []func(context.Context)
+}
+
+// OnFailure registers undo, run by Failed when the write does not happen after all (a later plugin refuses
+// it, or storage does: the name is taken, a concurrent update won).
+func (a *Attributes) OnFailure(undo func(context.Context)) { a.undo = append(a.undo, undo) }
+
+// Failed runs, once, what plugins registered with OnFailure. The server calls it when a write it admitted is
+// not stored.
+func (a *Attributes) Failed(ctx context.Context) {
+	undo := a.undo
+	a.undo = nil
+	for _, f := range undo {
+		f(context.WithoutCancel(ctx))
+	}
 }
 
 // Mutator may change the object.
@@ -62,6 +79,7 @@ func (c Chain) Validate(ctx context.Context, a *Attributes) error {
 	for _, p := range c {
 		if v, ok := p.(Validator); ok {
 			if err := v.Validate(ctx, a); err != nil {
+				a.Failed(ctx)
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,5 +66,59 @@ func (s *Server) Lister(gvr schema.GroupVersionResource) func(ctx context.Contex
 			return nil, err
 		}
 		return res.outAll(items)
+	}
+}
+
+// LimitRangeLister reads a namespace's LimitRanges from the watch cache, for LimitRanger admission.
+func (s *Server) LimitRangeLister() admission.LimitRangeLister {
+	res := s.resources[corev1.SchemeGroupVersion.WithResource("limitranges")]
+	return func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) {
+		items, _, err := res.cache.List(ctx, res.store.Key(ns, ""), nil, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.LimitRange, len(items))
+		for i, o := range items {
+			out[i] = o.(*corev1.LimitRange)
+		}
+		return out, nil
+	}
+}
+
+// QuotaLister reads a namespace's ResourceQuotas from the watch cache, for ResourceQuota admission.
+func (s *Server) QuotaLister() admission.QuotaLister {
+	res := s.resources[corev1.SchemeGroupVersion.WithResource("resourcequotas")]
+	return func(ctx context.Context, ns string) ([]*corev1.ResourceQuota, error) {
+		items, _, err := res.cache.List(ctx, res.store.Key(ns, ""), nil, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.ResourceQuota, len(items))
+		for i, o := range items {
+			out[i] = o.(*corev1.ResourceQuota)
+		}
+		return out, nil
+	}
+}
+
+// QuotaStatusUpdater writes ResourceQuota status for ResourceQuota admission: a compare-and-swap on the stored
+// revision (starting from the watch cache's copy), retried on the current copy until it wins.
+func (s *Server) QuotaStatusUpdater() admission.QuotaStatusUpdater {
+	res := s.resources[corev1.SchemeGroupVersion.WithResource("resourcequotas")]
+	return func(ctx context.Context, ns, name string, fn func(*corev1.ResourceQuota) error) error {
+		key := res.store.Key(ns, name)
+		cached, _, _ := res.cache.Get(ctx, key)
+		_, _, err := res.store.GuaranteedUpdate(ctx, key, name, func(cur runtime.Object) (runtime.Object, bool, error) {
+			q := cur.(*corev1.ResourceQuota)
+			if err := fn(q); err != nil {
+				if errors.Is(err, admission.ErrQuotaUnchanged) {
+					return nil, false, nil
+				}
+				return nil, false, err
+			}
+			q.ResourceVersion = ""
+			return q, false, nil
+		}, cached)
+		return err
 	}
 }

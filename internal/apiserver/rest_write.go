@@ -130,6 +130,11 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		// The QoS class follows the resources admission settled (LimitRanger's defaults), as upstream's
+		// PrepareForCreate runs after mutating admission.
+		pod.Status.QOSClass = qosClass(&pod.Spec)
+	}
 	// Allocation comes before validation, as upstream's (a Local LoadBalancer's health-check port is
 	// required by validation and allocated here).
 	svc, isSvc := obj.(*corev1.Service)
@@ -162,11 +167,13 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	stored, err := res.in(obj, nil)
 	if err != nil {
 		undo()
+		attrs.Failed(ctx)
 		return nil, err
 	}
 	created, err := res.store.Create(ctx, res.store.Key(acc.GetNamespace(), acc.GetName()), acc.GetName(), stored)
 	if err != nil {
 		undo()
+		attrs.Failed(ctx) // e.g. a quota charge for a name that was taken
 		return nil, err
 	}
 	return res.out(created)
@@ -250,6 +257,8 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 	// Service allocations taken by attempts of this update, and the Service as it was before the last one.
 	var svcGot allocation
 	var svcNew, svcOld *corev1.Service
+	// admitted are the attempts admission let through, to undo what it did for those not stored.
+	var admitted []*admission.Attributes
 	out, deleted, err := res.store.GuaranteedUpdate(ctx, key, name, func(stored runtime.Object) (runtime.Object, bool, error) {
 		cur, err := res.out(stored)
 		if err != nil {
@@ -290,6 +299,7 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
 			return nil, false, err
 		}
+		admitted = append(admitted, attrs)
 		if apply == nil && !opts.untracked {
 			obj = res.smd.forSub(sub).UpdateNoErrors(cur, obj, opts.manager)
 		}
@@ -303,6 +313,13 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		next, err := res.in(obj, stored)
 		return next, del, err
 	}, cached)
+	// What admission did for attempts that were not stored (a quota charge) is undone: every attempt's when
+	// the update failed, else all but the last.
+	for i, a := range admitted {
+		if err != nil || i < len(admitted)-1 {
+			a.Failed(ctx)
+		}
+	}
 	if svcNew != nil {
 		if err != nil {
 			s.svcAlloc.undo(ctx, svcNew, svcGot)

@@ -126,6 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	var lrLister admission.LimitRangeLister
+	var quotaLister admission.QuotaLister
+	var quotaUpdater admission.QuotaStatusUpdater
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
 		Authenticator: authn,
@@ -140,8 +143,15 @@ func Run(ctx context.Context, cfg Config) error {
 			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
+			admission.LimitRanger{List: func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) { return lrLister(ctx, ns) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 			podSecurity,
+			// Last, as upstream: it charges the quota, so everything that may refuse the write has spoken.
+			admission.ResourceQuota{
+				List: func(ctx context.Context, ns string) ([]*corev1.ResourceQuota, error) { return quotaLister(ctx, ns) },
+				UpdateStatus: func(ctx context.Context, ns, name string, fn func(*corev1.ResourceQuota) error) error {
+					return quotaUpdater(ctx, ns, name, fn)
+				}},
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
@@ -163,6 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	nsGetter = api.NamespaceGetter()
 	pcLister = api.Lister(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
 	*podLister = api.Lister(corev1.SchemeGroupVersion.WithResource("pods"))
+	lrLister, quotaLister, quotaUpdater = api.LimitRangeLister(), api.QuotaLister(), api.QuotaStatusUpdater()
 	spec, err := openapi.New(api.Scheme(), openapiResources(api.Served()), skiffversion.Kubernetes)
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)

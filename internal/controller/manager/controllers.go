@@ -3,6 +3,9 @@ package manager
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
+
 	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
@@ -15,6 +18,7 @@ import (
 	"skiff/internal/controller/nodelifecycle"
 	"skiff/internal/controller/podgc"
 	"skiff/internal/controller/replicaset"
+	"skiff/internal/controller/resourcequota"
 	"skiff/internal/controller/serviceaccount"
 	"skiff/internal/controller/servicelb"
 	"skiff/internal/controller/statefulset"
@@ -88,6 +92,21 @@ func init() {
 		// As upstream, the published CA is the one the controller manager's own client trusts.
 		{Name: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
+		}},
+		{Name: "resourcequota", Start: func(ctx context.Context, cc *Context) error {
+			meta, err := metadata.NewForConfig(cc.Config)
+			if err != nil {
+				return err
+			}
+			return resourcequota.Start(ctx, cc.Client, cc.Informers, resourcequota.Options{Metadata: meta,
+				Resolve: func(gr schema.GroupResource) (schema.GroupVersionResource, bool) {
+					for _, r := range cc.Resources {
+						if r.Namespaced && r.Group == gr.Group && r.Resource == gr.Resource {
+							return r.GroupVersionResource, true
+						}
+					}
+					return schema.GroupVersionResource{}, false
+				}})
 		}},
 		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
 		{Name: "tokencleaner", Start: func(ctx context.Context, cc *Context) error {
