@@ -35,7 +35,7 @@ func kubectlExit(t *testing.T, c *framework.Cluster, stdin string, args ...strin
 	return "", "", -1
 }
 
-func podYAML(name, ns, requests, limits string) string {
+func quotaPodYAML(name, ns, requests, limits string) string {
 	y := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s}\nspec:\n  containers:\n  - name: app\n    image: busybox\n", name, ns)
 	if requests != "" || limits != "" {
 		y += "    resources:\n"
@@ -110,7 +110,7 @@ spec:
 	})
 
 	t.Run("OverMaxRefused", func(t *testing.T) {
-		_, stderr, code := kubectlExit(t, c, podYAML("big", "limits", "cpu: 200m", "cpu: 1"), "create", "-f", "-")
+		_, stderr, code := kubectlExit(t, c, quotaPodYAML("big", "limits", "cpu: 200m", "cpu: 1"), "create", "-f", "-")
 		if code != 1 {
 			t.Fatalf("exit code %d, want 1; stderr: %s", code, stderr)
 		}
@@ -166,20 +166,20 @@ func TestResourceQuota(t *testing.T) {
 		kubectl(t, c, "create", "quota", "compute", "-n", "q-compute", "--hard=requests.cpu=2,requests.memory=1Gi,limits.cpu=4")
 		waitQuota(t, c, "q-compute", "compute", map[corev1.ResourceName]string{"requests.cpu": "0"})
 
-		_, stderr, code := kubectlExit(t, c, podYAML("bare", "q-compute", "", ""), "create", "-f", "-")
+		_, stderr, code := kubectlExit(t, c, quotaPodYAML("bare", "q-compute", "", ""), "create", "-f", "-")
 		if code != 1 {
 			t.Fatalf("exit code %d; stderr: %s", code, stderr)
 		}
 		mustContain(t, stderr, `pods "bare" is forbidden: failed quota: compute: must specify limits.cpu for: app; requests.cpu for: app; requests.memory for: app`)
 
-		kubectlIn(t, c, podYAML("first", "q-compute", "cpu: 1500m, memory: 256Mi", "cpu: 2"), "create", "-f", "-")
+		kubectlIn(t, c, quotaPodYAML("first", "q-compute", "cpu: 1500m, memory: 256Mi", "cpu: 2"), "create", "-f", "-")
 		waitQuota(t, c, "q-compute", "compute", map[corev1.ResourceName]string{"requests.cpu": "1500m", "requests.memory": "256Mi", "limits.cpu": "2"})
-		_, stderr, code = kubectlExit(t, c, podYAML("second", "q-compute", "cpu: 1, memory: 256Mi", "cpu: 1"), "create", "-f", "-")
+		_, stderr, code = kubectlExit(t, c, quotaPodYAML("second", "q-compute", "cpu: 1, memory: 256Mi", "cpu: 1"), "create", "-f", "-")
 		if code != 1 {
 			t.Fatalf("exit code %d; stderr: %s", code, stderr)
 		}
 		mustContain(t, stderr, `pods "second" is forbidden: exceeded quota: compute, requested: requests.cpu=1, used: requests.cpu=1500m, limited: requests.cpu=2`)
-		kubectlIn(t, c, podYAML("small", "q-compute", "cpu: 500m, memory: 256Mi", "cpu: 1"), "create", "-f", "-")
+		kubectlIn(t, c, quotaPodYAML("small", "q-compute", "cpu: 500m, memory: 256Mi", "cpu: 1"), "create", "-f", "-")
 		waitQuota(t, c, "q-compute", "compute", map[corev1.ResourceName]string{"requests.cpu": "2", "requests.memory": "512Mi", "limits.cpu": "3"})
 
 		kubectl(t, c, "delete", "pod", "first", "-n", "q-compute", "--wait=false")
