@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"skiff/internal/admission"
 	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
@@ -48,7 +50,20 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 
 func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(withRequestInfo(r.Context(), parseRequestInfo(r))))
+		ctx := withRequestInfo(r.Context(), parseRequestInfo(r))
+		// Admission plugins (webhooks) may send warnings; they become Warning headers, each text once, as
+		// upstream's recorder. Validating webhooks run in parallel, hence the lock.
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		ctx = admission.WithWarnings(ctx, func(msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !seen[msg] {
+				seen[msg] = true
+				addWarnings(w, []string{msg})
+			}
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

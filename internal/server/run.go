@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/admission"
+	"skiff/internal/admission/webhook"
 	"skiff/internal/apiserver"
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
@@ -119,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rbacAuthz := rbac.NewAuthorizer()
 	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
+	webhooks := webhook.New()
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
 		Etcd:          etcdCli,
@@ -135,6 +137,8 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
+			// MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as upstream's default order.
+			webhooks,
 		},
 		Version:       versionInfo(),
 		PublicAddress: net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSPort)),
@@ -191,6 +195,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
+		return err
+	}
+	// Webhook configurations are watched before the first writes, which wait (bounded) for them.
+	if err := startWebhooks(runCtx, loopback, webhooks); err != nil {
 		return err
 	}
 	if err := bootstrap(ctx, client); err != nil {
