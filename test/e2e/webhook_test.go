@@ -49,6 +49,10 @@ func webhookServer(t *testing.T) (*httptest.Server, []byte, *atomic.Int32) {
 			if pod.Labels == nil {
 				resp.Patch = []byte(`[{"op":"add","path":"/metadata/labels","value":{"mutated":"by-webhook"}}]`)
 			}
+		case "/deny-all":
+			resp.Allowed = false
+			resp.Result = &metav1.Status{Message: fmt.Sprintf("no %s %s/%s (%s)", rev.Request.Operation,
+				rev.Request.Resource.Resource, rev.Request.SubResource, rev.Request.Kind.Kind)}
 		case "/slow":
 			select {
 			case <-time.After(30 * time.Second):
@@ -231,8 +235,29 @@ func TestAdmissionWebhooks(t *testing.T) {
 	})
 	mustContain(t, out, `failed calling webhook "slow.example.com"`, "?timeout=1s", "context deadline exceeded")
 
+	// CONNECT: exec is admitted with the PodExecOptions as the object.
+	_, err = vwcs.Create(ctx, &admissionregv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "noexec"},
+		Webhooks: []admissionregv1.ValidatingWebhook{{Name: "noexec.example.com", NamespaceSelector: onlyOn,
+			Rules: []admissionregv1.RuleWithOperations{{Operations: []admissionregv1.OperationType{admissionregv1.Connect},
+				Rule: admissionregv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/exec"}}}},
+			ClientConfig: admissionregv1.WebhookClientConfig{URL: url("/deny-all"), CABundle: ca}, SideEffects: &none,
+			FailurePolicy: &fail, AdmissionReviewVersions: []string{"v1"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		_, out, _ = c.Kubectl(ctx, "", "exec", "-n", "wh-on", "good", "--", "true")
+		if !strings.Contains(out, "noexec.example.com") {
+			return fmt.Errorf("webhook not active yet: %s", out)
+		}
+		return nil
+	})
+	mustContain(t, out, `admission webhook "noexec.example.com" denied the request: no CONNECT pods/exec (PodExecOptions)`)
+
 	// Webhook configurations are exempt from webhooks, and deleting them turns the webhooks off.
-	for _, n := range []string{"deny", "down", "slow"} {
+	for _, n := range []string{"deny", "down", "slow", "noexec"} {
 		if err := vwcs.Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
