@@ -45,8 +45,13 @@ func (e *callError) Error() string {
 }
 
 // dispatch calls one matching webhook and applies its answer: failurePolicy on failure, the webhook's status
-// on denial, its warnings, and (mutating) its JSONPatch.
-func (p *Plugin) dispatch(ctx context.Context, h *hook, a *admission.Attributes) error {
+// on denial, its warnings, and (mutating) its JSONPatch. changed says whether the patch changed the object.
+func (p *Plugin) dispatch(ctx context.Context, h *hook, a *admission.Attributes) (changed bool, err error) {
+	err = p.dispatchInto(ctx, h, a, &changed)
+	return changed, err
+}
+
+func (p *Plugin) dispatchInto(ctx context.Context, h *hook, a *admission.Attributes, changed *bool) error {
 	if a.DryRun && (h.SideEffects == nil || (*h.SideEffects != admissionregv1.SideEffectClassNone &&
 		*h.SideEffects != admissionregv1.SideEffectClassNoneOnDryRun)) {
 		// As upstream: a dry-run request reaching a webhook that may have side effects is refused.
@@ -75,9 +80,11 @@ func (p *Plugin) dispatch(ctx context.Context, h *hook, a *admission.Attributes)
 			err := &callError{h.Name, fmt.Errorf("received invalid webhook response: unsupported patch type %v", resp.PatchType)}
 			return apierrors.NewInternalError(err)
 		}
-		if err := applyPatch(a, resp.Patch); err != nil {
+		c, err := applyPatch(a, resp.Patch)
+		if err != nil {
 			return apierrors.NewInternalError(&callError{h.Name, err})
 		}
+		*changed = c
 	}
 	return nil
 }
@@ -106,32 +113,33 @@ func denied(name string, st *metav1.Status) error {
 
 // applyPatch applies a JSONPatch to the object in place, then defaults it again (validation follows in the
 // API server), as upstream decodes the patched object with defaulting.
-func applyPatch(a *admission.Attributes, patch []byte) error {
+func applyPatch(a *admission.Attributes, patch []byte) (bool, error) {
 	p, err := jsonpatch.DecodePatch(patch)
 	if err != nil {
-		return fmt.Errorf("received invalid webhook response: %w", err)
+		return false, fmt.Errorf("received invalid webhook response: %w", err)
 	}
 	gvk := a.Object.GetObjectKind().GroupVersionKind()
 	cur, err := objectJSON(a.Object, a)
 	if err != nil {
-		return err
+		return false, err
 	}
 	patched, err := p.Apply(cur)
 	if err != nil {
-		return fmt.Errorf("JSON patch failed: %w", err)
+		return false, fmt.Errorf("JSON patch failed: %w", err)
 	}
 	v := reflect.ValueOf(a.Object)
 	if v.Kind() != reflect.Pointer {
-		return fmt.Errorf("cannot patch %T", a.Object)
+		return false, fmt.Errorf("cannot patch %T", a.Object)
 	}
 	fresh := reflect.New(v.Elem().Type()).Interface().(runtime.Object)
 	if err := json.Unmarshal(patched, fresh); err != nil {
-		return fmt.Errorf("decoding the patched object: %w", err)
+		return false, fmt.Errorf("decoding the patched object: %w", err)
 	}
 	fresh.GetObjectKind().SetGroupVersionKind(gvk)
 	v.Elem().Set(reflect.ValueOf(fresh).Elem())
 	defaults.Default(a.Object)
-	return nil
+	after, err := objectJSON(a.Object, a)
+	return err == nil && !bytes.Equal(cur, after), err
 }
 
 func objectJSON(obj runtime.Object, a *admission.Attributes) ([]byte, error) {

@@ -88,6 +88,8 @@ type hook struct {
 	admissionregv1.ValidatingWebhook
 	mutating     bool
 	reinvocation *admissionregv1.ReinvocationPolicyType
+	// reinvoke: the object changed after this IfNeeded webhook was called.
+	reinvoke bool
 }
 
 func (p *Plugin) mutatingHooks() []hook {
@@ -155,15 +157,39 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 }
 
 func (p *Plugin) runMutating(ctx context.Context, a *admission.Attributes) error {
-	for _, h := range p.mutatingHooks() {
-		ok, err := p.matches(ctx, &h, a)
+	// reinvocationPolicy IfNeeded: a webhook whose call was followed by another webhook's change of the
+	// object is called once more, after the first pass (as upstream, but only webhook changes count: the
+	// built-in mutating plugins ran before and are not rerun).
+	var ifNeeded []int
+	hooks := p.mutatingHooks()
+	for i := range hooks {
+		h := &hooks[i]
+		ok, err := p.matches(ctx, h, a)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			continue
 		}
-		if err := p.dispatch(ctx, &h, a); err != nil {
+		changed, err := p.dispatch(ctx, h, a)
+		if err != nil {
+			return err
+		}
+		if changed {
+			// Every earlier IfNeeded webhook saw an object that has changed since.
+			for _, j := range ifNeeded {
+				hooks[j].reinvoke = true
+			}
+		}
+		if h.reinvocation != nil && *h.reinvocation == admissionregv1.IfNeededReinvocationPolicy {
+			ifNeeded = append(ifNeeded, i)
+		}
+	}
+	for _, j := range ifNeeded {
+		if !hooks[j].reinvoke {
+			continue
+		}
+		if _, err := p.dispatch(ctx, &hooks[j], a); err != nil {
 			return err
 		}
 	}
@@ -198,7 +224,7 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = p.dispatch(ctx, &matched[i], a)
+			_, errs[i] = p.dispatch(ctx, &matched[i], a)
 		}()
 	}
 	wg.Wait()

@@ -99,36 +99,36 @@ func TestDispatch(t *testing.T) {
 	var warnings []string
 	ctx := admission.WithWarnings(context.Background(), func(m string) { warnings = append(warnings, m) })
 	a := podAttrs(admission.Create, "")
-	if err := p.dispatch(ctx, mk("/mutate", true, admissionregv1.Fail), a); err != nil {
+	if _, err := p.dispatch(ctx, mk("/mutate", true, admissionregv1.Fail), a); err != nil {
 		t.Fatal(err)
 	}
 	if a.Object.(*corev1.Pod).Labels["added"] != "yes" || len(warnings) != 1 || warnings[0] != "careful" {
 		t.Errorf("labels %v warnings %v", a.Object.(*corev1.Pod).Labels, warnings)
 	}
-	err := p.dispatch(ctx, mk("/deny", false, admissionregv1.Fail), a)
+	_, err := p.dispatch(ctx, mk("/deny", false, admissionregv1.Fail), a)
 	if st, ok := err.(*apierrors.StatusError); !ok || st.ErrStatus.Code != 403 || st.ErrStatus.Message != `admission webhook "w.example.com" denied the request: no way` {
 		t.Errorf("denial: %v", err)
 	}
 	dead := mk("/", false, admissionregv1.Fail)
 	dead.ClientConfig.URL = func() *string { s := "https://127.0.0.1:1/x"; return &s }()
-	err = p.dispatch(ctx, dead, a)
+	_, err = p.dispatch(ctx, dead, a)
 	if !apierrors.IsInternalError(err) || !strings.Contains(err.Error(), `failed calling webhook "w.example.com": failed to call webhook: Post "https://127.0.0.1:1/x?timeout=10s"`) {
 		t.Errorf("dead webhook: %v", err)
 	}
 	ign := admissionregv1.Ignore
 	dead.FailurePolicy = &ign
-	if err := p.dispatch(ctx, dead, a); err != nil {
+	if _, err := p.dispatch(ctx, dead, a); err != nil {
 		t.Errorf("Ignore: %v", err)
 	}
 	// Another CA: verification fails.
 	bad := mk("/", false, admissionregv1.Fail)
 	bad.ClientConfig.CABundle = nil
-	if err := p.dispatch(ctx, bad, a); !apierrors.IsInternalError(err) {
+	if _, err := p.dispatch(ctx, bad, a); !apierrors.IsInternalError(err) {
 		t.Errorf("unverified server: %v", err)
 	}
 	// Dry run with unknown side effects is refused.
 	a.DryRun = true
-	if err := p.dispatch(ctx, mk("/", false, admissionregv1.Fail), a); !apierrors.IsBadRequest(err) {
+	if _, err := p.dispatch(ctx, mk("/", false, admissionregv1.Fail), a); !apierrors.IsBadRequest(err) {
 		t.Errorf("dry run: %v", err)
 	}
 }
