@@ -138,7 +138,9 @@ func TestAdmissionWebhooks(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "mutate"},
 		Webhooks: []admissionregv1.MutatingWebhook{{Name: "mutate.example.com", Rules: podRules,
 			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mutate": "yes"}},
-			ClientConfig:   admissionregv1.WebhookClientConfig{URL: url("/mutate"), CABundle: ca}, SideEffects: &none,
+			// CEL matchConditions: pods labelled skip are left alone.
+			MatchConditions: []admissionregv1.MatchCondition{{Name: "not-skipped", Expression: `!("skip" in object.metadata.labels)`}},
+			ClientConfig:    admissionregv1.WebhookClientConfig{URL: url("/mutate"), CABundle: ca}, SideEffects: &none,
 			FailurePolicy: &fail, AdmissionReviewVersions: []string{"v1"}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -158,6 +160,10 @@ func TestAdmissionWebhooks(t *testing.T) {
 	}
 	if p, err := c.Client.CoreV1().Pods("wh-off").Get(ctx, "plain", metav1.GetOptions{}); err != nil || p.Labels["mutated"] != "" {
 		t.Fatalf("objectSelector: the plain pod was mutated: %v %v", p.Labels, err)
+	}
+	kubectlIn(t, c, podYAML("skipped", "wh-off", map[string]string{"mutate": "yes", "skip": "1"}), "create", "-f", "-")
+	if p, err := c.Client.CoreV1().Pods("wh-off").Get(ctx, "skipped", metav1.GetOptions{}); err != nil || p.Labels["mutated"] != "" {
+		t.Fatalf("matchConditions: the skipped pod was mutated: %v %v", p.Labels, err)
 	}
 	if mutateCalls.Load() == 0 {
 		t.Error("the mutating webhook was never called")

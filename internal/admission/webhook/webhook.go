@@ -38,7 +38,6 @@ type Plugin struct {
 	slices   discoverylisters.EndpointSliceLister
 
 	transports sync.Map // transportKey -> *http.Transport
-	warned     sync.Map // webhook name -> true (matchConditions warning logged)
 	// waitSync bounds how long a request waits for the informers at start (upstream refuses meanwhile).
 	waitSync time.Duration
 }
@@ -121,7 +120,7 @@ func (p *Plugin) validatingHooks() []hook {
 }
 
 // matches decides whether h applies to the request: rules, then namespace and object selectors.
-// matchConditions (CEL) are not evaluated: a webhook that has them is called as if they were true.
+// and last the matchConditions (CEL).
 func (p *Plugin) matches(ctx context.Context, h *hook, a *admission.Attributes) (bool, error) {
 	if !matchRules(h.Rules, a) {
 		return false, nil
@@ -140,8 +139,16 @@ func (p *Plugin) matches(ctx context.Context, h *hook, a *admission.Attributes) 
 		return false, err
 	}
 	if len(h.MatchConditions) > 0 {
-		if _, done := p.warned.LoadOrStore(h.Name, true); !done {
-			slog.Warn("admission webhook has matchConditions, which skiff does not evaluate: the webhook is called for every request its rules and selectors match", "webhook", h.Name)
+		ok, err := evalConditions(h.MatchConditions, a)
+		if err != nil {
+			if h.FailurePolicy != nil && *h.FailurePolicy == admissionregv1.Ignore {
+				slog.Warn("admission webhook match condition failed; webhook skipped (failurePolicy Ignore)", "webhook", h.Name, "err", err)
+				return false, nil
+			}
+			return false, apierrors.NewInternalError(&callError{h.Name, err})
+		}
+		if !ok {
+			return false, nil
 		}
 	}
 	return true, nil
