@@ -104,8 +104,9 @@ func forbidden(a auth.Attributes, reason string) error {
 	return apierrors.NewForbidden(schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}, a.Name, fmt.Errorf("%s", msg))
 }
 
-// withWarnings lets admission plugins warn the client (admission.AddWarning): each distinct text becomes a
-// Warning: 299 - "text" header, as upstream sends them; warnings after the response has started are dropped.
+// withWarnings lets admission plugins (PodSecurity, webhooks) warn the client (admission.AddWarning): each
+// distinct text becomes a Warning: 299 - "text" header, as upstream sends them; warnings after the response has
+// started are dropped. Validating webhooks run in parallel, hence the lock.
 func (s *Server) withWarnings(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var mu sync.Mutex

@@ -21,12 +21,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 	"k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/util/exec"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"skiff/internal/admission"
+	"skiff/internal/auth"
 )
 
 // Streaming subresources of pods (exec, attach, portforward) reach the node agent's HTTPS port as upstream's
@@ -129,6 +133,11 @@ func queryBool(q url.Values, name string) bool {
 
 // podStream serves pods/exec, pods/attach and pods/portforward.
 func (s *Server) podStream(w http.ResponseWriter, r *http.Request, ri *RequestInfo, res *resource) {
+	// Admission comes first, as upstream's connect handler (before the pod is looked up).
+	if err := s.admitConnect(r.Context(), ri, res, r.URL.Query()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	pod, err := s.podForStream(r.Context(), res, ri.Namespace, ri.Name)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -374,4 +383,34 @@ func (s *Server) tunnelPortForward(w http.ResponseWriter, r *http.Request, targe
 	case <-done:
 	case <-r.Context().Done():
 	}
+}
+
+// admitConnect runs admission for a CONNECT (exec, attach, portforward), with the options as the object, as
+// upstream does (webhooks registered for CONNECT on pods/exec see a PodExecOptions).
+func (s *Server) admitConnect(ctx context.Context, ri *RequestInfo, res *resource, q url.Values) error {
+	var opts runtime.Object
+	var kind string
+	switch ri.Subresource {
+	case "exec":
+		opts, kind = &corev1.PodExecOptions{Stdin: queryBool(q, "stdin"), Stdout: queryBool(q, "stdout"), Stderr: queryBool(q, "stderr"),
+			TTY: queryBool(q, "tty"), Container: q.Get("container"), Command: q["command"]}, "PodExecOptions"
+	case "attach":
+		opts, kind = &corev1.PodAttachOptions{Stdin: queryBool(q, "stdin"), Stdout: queryBool(q, "stdout"), Stderr: queryBool(q, "stderr"),
+			TTY: queryBool(q, "tty"), Container: q.Get("container")}, "PodAttachOptions"
+	default:
+		var ports []int32
+		for _, p := range q["ports"] {
+			for _, one := range strings.Split(p, ",") {
+				n, _ := strconv.ParseUint(strings.TrimSpace(one), 10, 16)
+				ports = append(ports, int32(n))
+			}
+		}
+		opts, kind = &corev1.PodPortForwardOptions{Ports: ports}, "PodPortForwardOptions"
+	}
+	a := &admission.Attributes{Operation: admission.Connect, Resource: res.GroupVersionResource, Subresource: ri.Subresource,
+		Kind: corev1.SchemeGroupVersion.WithKind(kind), Namespace: ri.Namespace, Name: ri.Name, Object: opts, User: auth.UserFrom(ctx)}
+	if err := s.cfg.Admission.Admit(ctx, a); err != nil {
+		return err
+	}
+	return s.cfg.Admission.Validate(ctx, a)
 }

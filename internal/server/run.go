@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/admission"
+	"skiff/internal/admission/webhook"
 	"skiff/internal/apiserver"
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
@@ -119,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rbacAuthz := rbac.NewAuthorizer()
 	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
+	webhooks := webhook.New()
 	var pcLister admission.PriorityClassLister
 	podSecurity, podLister, err := podSecurityAdmission(cfg, func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		return nsGetter(ctx, name)
@@ -146,6 +148,8 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.LimitRanger{List: func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) { return lrLister(ctx, ns) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 			podSecurity,
+			// MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as upstream's default order.
+			webhooks,
 			// Last, as upstream: it charges the quota, so everything that may refuse the write has spoken.
 			admission.ResourceQuota{
 				List: func(ctx context.Context, ns string) ([]*corev1.ResourceQuota, error) { return quotaLister(ctx, ns) },
@@ -210,6 +214,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
+		return err
+	}
+	// Webhook configurations are watched before the first writes, which wait (bounded) for them.
+	if err := startWebhooks(runCtx, loopback, webhooks); err != nil {
 		return err
 	}
 	if err := bootstrap(ctx, client); err != nil {
