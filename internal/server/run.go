@@ -203,6 +203,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
 		return err
 	}
+	ids := identities{ca: ca, base: loopback}
+	if err := waitRBAC(ctx, rbacAuthz); err != nil {
+		return shutdown(srv)
+	}
 	authn.start(runCtx, client)
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
@@ -246,7 +250,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	schedDone := make(chan struct{})
 	if !cfg.DisableScheduler {
-		schedClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-scheduler", 5000))
+		schedCfg, err := ids.config("system:kube-scheduler", nil, "skiff-scheduler", 5000)
+		if err != nil {
+			return err
+		}
+		schedClient, err := kubernetes.NewForConfig(schedCfg)
 		if err != nil {
 			return err
 		}
