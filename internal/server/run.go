@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/informers"
@@ -229,16 +230,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
 		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}
-	nsc, err := namespace.New(loopback, registry.All)
+	nsCfg, err := ids.serviceAccount(metav1.NamespaceSystem, "namespace-controller", "skiff-namespace-controller", 200)
+	if err != nil {
+		return err
+	}
+	nsc, err := namespace.New(nsCfg, registry.All)
 	if err != nil {
 		return err
 	}
 	go nsc.Run(runCtx)
+	kcmCfg, err := ids.config("system:kube-controller-manager", nil, "skiff-controller-manager", 200)
+	if err != nil {
+		return err
+	}
+	controllerCfg := func(sa string) (*rest.Config, error) {
+		return ids.serviceAccount(metav1.NamespaceSystem, sa, "skiff-controller-manager/"+sa, 200)
+	}
 	go func() {
 		host, _ := os.Hostname()
 		abs, _ := filepath.Abs(cfg.DataDir)
 		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
-		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All, Identity: identity,
+		if err := manager.Run(runCtx, manager.Config{RestConfig: kcmCfg, ControllerConfig: controllerCfg, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
 				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
@@ -491,13 +503,15 @@ func listen(cfg Config, ca *pki.CA, certFile, keyFile string, h http.Handler) (*
 	return srv, ln, nil
 }
 
-// loopbackConfig is the in-process controllers' client: a system:masters certificate, as upstream's loopback.
+// loopbackConfig is the API server's own client (bootstrap objects, the kubernetes Service, the RBAC and
+// authentication informers): a system:masters certificate, as upstream's loopback. Components get their own
+// identities (identities.go).
 func loopbackConfig(ca *pki.CA, server, tlsDir string) (*rest.Config, error) {
 	certPEM, keyPEM, err := ca.Issue(pki.Leaf{CommonName: "system:apiserver", Organization: []string{auth.GroupMasters}, Client: true})
 	if err != nil {
 		return nil, err
 	}
-	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-controller-manager",
+	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-apiserver",
 		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM}}, nil
 }
 

@@ -7,8 +7,9 @@ import (
 
 // The default policy mirrors upstream's bootstrap policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
 // the same role names, rules, labels and bindings, so manifests and habits written for upstream clusters hold.
-// The controllers' own roles (system:controller:*) are created and bound to kube-system ServiceAccounts as
-// upstream does, but skiff's controller manager still runs as system:masters.
+// The controllers' own roles (system:controller:*) are bound to kube-system ServiceAccounts as upstream does;
+// skiff's controllers act as those ServiceAccounts (internal/controller/manager), with a few "skiff:" rules
+// added where a controller writes differently from upstream's.
 
 const (
 	// AutoUpdateAnnotation, unless "false", lets the server add missing rules and subjects at start.
@@ -261,4 +262,24 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		// Upstream binds system:node to no one: nodes are authorized by the Node authorizer.
 		clusterBinding("system:node"),
 	}
+}
+
+// DefaultRoles returns the namespaced Roles every cluster starts with: those of upstream's that a skiff
+// component needs (the token cleaner deletes bootstrap token Secrets in kube-system only).
+func DefaultRoles() []rbacv1.Role {
+	return []rbacv1.Role{{
+		ObjectMeta: metav1.ObjectMeta{Name: "system:controller:token-cleaner", Namespace: metav1.NamespaceSystem,
+			Labels: map[string]string{bootstrapLabel: "rbac-defaults"}, Annotations: map[string]string{AutoUpdateAnnotation: "true"}},
+		Rules: rules(verbs("delete", "get", "list", "watch").on("").res("secrets"), eventsRW),
+	}}
+}
+
+// DefaultRoleBindings returns the namespaced RoleBindings every cluster starts with.
+func DefaultRoleBindings() []rbacv1.RoleBinding {
+	return []rbacv1.RoleBinding{{
+		ObjectMeta: metav1.ObjectMeta{Name: "system:controller:token-cleaner", Namespace: metav1.NamespaceSystem,
+			Labels: map[string]string{bootstrapLabel: "rbac-defaults"}, Annotations: map[string]string{AutoUpdateAnnotation: "true"}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "system:controller:token-cleaner"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "token-cleaner", Namespace: metav1.NamespaceSystem}},
+	}}
 }
