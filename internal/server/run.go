@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg Config) error {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
-	dnsSrv, err := startDNS(runCtx, cfg, loopback)
+	dnsSrv, err := startDNS(runCtx, cfg, ids)
 	if err != nil {
 		return err
 	}
@@ -309,6 +309,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		dnsEndpointsCfg, err := ids.config("system:skiff:dns-endpoints", nil, "skiff-dns-endpoints", 20)
+		if err != nil {
+			return err
+		}
+		dnsEndpointsClient, err := kubernetes.NewForConfig(dnsEndpointsCfg)
+		if err != nil {
+			return err
+		}
 		hostName := cfg.NodeName
 		if hostName == "" {
 			hostName = hostname()
@@ -326,7 +334,7 @@ func Run(ctx context.Context, cfg Config) error {
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
-			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName, &podsDNSAddr),
+			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, dnsEndpointsClient, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
 			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
@@ -334,15 +342,15 @@ func Run(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
 			}
-			if err := startOverlay(runCtx, cfg, loopback, hostName); err != nil {
+			if err := startOverlay(runCtx, cfg, ids, hostName); err != nil {
 				return err
 			}
 			if !cfg.DisableProxy {
-				if err := startProxy(runCtx, loopback, hostName, podNet.podsNet()); err != nil {
+				if err := startProxy(runCtx, ids, hostName, podNet.podsNet()); err != nil {
 					return err
 				}
 			}
-			if err := startNetworkPolicy(runCtx, cfg, loopback, hostName, podsDNSAddr); err != nil {
+			if err := startNetworkPolicy(runCtx, cfg, ids, hostName, podsDNSAddr); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -376,14 +384,18 @@ func Run(ctx context.Context, cfg Config) error {
 // with the control plane, agent or not; with the agent and the service proxy it later also listens for pods
 // on the pod gateway (see clusterdns.go). It returns nil when no DNS server runs. A default address that is
 // taken only warns, so several servers can share a machine.
-func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (*clusterdns.Server, error) {
+func startDNS(ctx context.Context, cfg Config, ids identities) (*clusterdns.Server, error) {
 	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
 		return nil, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
 	}
 	if cfg.DNSListen == "" {
 		return nil, nil
 	}
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-dns", 50))
+	dnsCfg, err := ids.serviceAccount(metav1.NamespaceSystem, "kube-dns", "skiff-dns", 50)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(dnsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -604,8 +616,12 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 
 // startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table. podsNet
 // is the pod network (traffic from elsewhere is masqueraded).
-func startProxy(ctx context.Context, loopback *rest.Config, nodeName string, podsNet netip.Prefix) error {
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-proxy", 50))
+func startProxy(ctx context.Context, ids identities, nodeName string, podsNet netip.Prefix) error {
+	proxyCfg, err := ids.config("system:kube-proxy", nil, "skiff-proxy", 50)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(proxyCfg)
 	if err != nil {
 		return err
 	}
