@@ -1,10 +1,12 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,11 +70,29 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 		}
 		audit.LogDecision(r.Context(), d == auth.DecisionAllow, reason)
 		if d != auth.DecisionAllow {
-			s.writeError(w, r, forbidden(a, reason))
+			err := forbidden(a, reason)
+			logDenial(a, err)
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// logDenial logs a refused request: at warn for the in-process components' own identities (a missing rule in
+// their default role silently stalls a controller, so say it loudly), at debug for everyone else.
+func logDenial(a auth.Attributes, err error) {
+	name := ""
+	if a.User != nil {
+		name = a.User.Name
+	}
+	level := slog.LevelDebug
+	for _, p := range []string{"system:kube-", "system:skiff:", "system:serviceaccount:kube-system:"} {
+		if strings.HasPrefix(name, p) {
+			level = slog.LevelWarn
+		}
+	}
+	slog.Log(context.Background(), level, "request forbidden", "user", name, "err", err)
 }
 
 // forbidden builds upstream's message: pods is forbidden: User "x" cannot list resource "pods" in API group "" in

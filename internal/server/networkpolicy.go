@@ -9,7 +9,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"skiff/internal/network/policy"
 )
@@ -19,7 +18,7 @@ import (
 // pods of an upstream cluster would be (see package policy).
 //
 // With --disable-network-policy it only removes a table an earlier run left, so no pod stays isolated.
-func startNetworkPolicy(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string, dnsAddr string) error {
+func startNetworkPolicy(ctx context.Context, cfg Config, ids identities, nodeName string, dnsAddr string) error {
 	if cfg.DisableNetworkPolicy {
 		if _, err := exec.LookPath("nft"); err == nil {
 			if err := policy.DeleteTable(ctx); err != nil {
@@ -44,7 +43,11 @@ func startNetworkPolicy(ctx context.Context, cfg Config, loopback *rest.Config, 
 		}
 		pc.DNS = &policy.DNS{ServiceIP: svcIP, Endpoint: ep, Namespace: metav1.NamespaceSystem, Labels: map[string]string{"k8s-app": "kube-dns"}}
 	}
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-network-policy", 50))
+	npCfg, err := ids.config("system:skiff:network-policy", nil, "skiff-network-policy", 50)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(npCfg)
 	if err != nil {
 		return err
 	}

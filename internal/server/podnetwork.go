@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"skiff/internal/controller/nodeipam"
 	clusterdns "skiff/internal/dns"
@@ -58,7 +57,7 @@ func parsePodNetwork(cfg Config) (podNetwork, error) {
 }
 
 // startOverlay connects this node to the other nodes' pod subnets (--pod-network-backend).
-func startOverlay(ctx context.Context, cfg Config, loopback *rest.Config, nodeName string) error {
+func startOverlay(ctx context.Context, cfg Config, ids identities, nodeName string) error {
 	if cfg.PodNetworkBackend == "none" || cfg.PodNetworkBackend == "" {
 		// What an earlier run with an overlay left would route other nodes' subnets nowhere.
 		if err := overlay.RemoveAll(overlay.DefaultDevice); err != nil {
@@ -66,7 +65,11 @@ func startOverlay(ctx context.Context, cfg Config, loopback *rest.Config, nodeNa
 		}
 		return nil
 	}
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-overlay", 20))
+	overlayCfg, err := ids.config("system:skiff:overlay", nil, "skiff-overlay", 20)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(overlayCfg)
 	if err != nil {
 		return err
 	}

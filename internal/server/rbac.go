@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -16,5 +17,18 @@ func startRBAC(ctx context.Context, loopback *rest.Config, z *rbac.Authorizer) e
 		return err
 	}
 	z.Start(ctx, client)
+	return nil
+}
+
+// waitRBAC waits until the RBAC authorizer answers, so components with their own identities are not refused at
+// start (until its informers sync, only system:masters gets through).
+func waitRBAC(ctx context.Context, z *rbac.Authorizer) error {
+	for z.Resolver() == nil {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	return nil
 }

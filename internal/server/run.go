@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/informers"
@@ -229,6 +230,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
 		return err
 	}
+	ids := identities{ca: ca, base: loopback}
+	if err := waitRBAC(ctx, rbacAuthz); err != nil {
+		return shutdown(srv)
+	}
 	authn.start(runCtx, client)
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
@@ -251,28 +256,43 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
 		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}
-	nsc, err := namespace.New(loopback, registry.All)
+	nsCfg, err := ids.serviceAccount(metav1.NamespaceSystem, "namespace-controller", "skiff-namespace-controller", 200)
+	if err != nil {
+		return err
+	}
+	nsc, err := namespace.New(nsCfg, registry.All)
 	if err != nil {
 		return err
 	}
 	go nsc.Run(runCtx)
+	kcmCfg, err := ids.config("system:kube-controller-manager", nil, "skiff-controller-manager", 200)
+	if err != nil {
+		return err
+	}
+	controllerCfg := func(sa string) (*rest.Config, error) {
+		return ids.serviceAccount(metav1.NamespaceSystem, sa, "skiff-controller-manager/"+sa, 200)
+	}
 	go func() {
 		host, _ := os.Hostname()
 		abs, _ := filepath.Abs(cfg.DataDir)
 		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
-		if err := manager.Run(runCtx, manager.Config{RestConfig: loopback, Resources: registry.All, Identity: identity,
+		if err := manager.Run(runCtx, manager.Config{RestConfig: kcmCfg, ControllerConfig: controllerCfg, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
 				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
-	dnsSrv, err := startDNS(runCtx, cfg, loopback)
+	dnsSrv, err := startDNS(runCtx, cfg, ids)
 	if err != nil {
 		return err
 	}
 	schedDone := make(chan struct{})
 	if !cfg.DisableScheduler {
-		schedClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-scheduler", 5000))
+		schedCfg, err := ids.config("system:kube-scheduler", nil, "skiff-scheduler", 5000)
+		if err != nil {
+			return err
+		}
+		schedClient, err := kubernetes.NewForConfig(schedCfg)
 		if err != nil {
 			return err
 		}
@@ -315,6 +335,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		dnsEndpointsCfg, err := ids.config("system:skiff:dns-endpoints", nil, "skiff-dns-endpoints", 20)
+		if err != nil {
+			return err
+		}
+		dnsEndpointsClient, err := kubernetes.NewForConfig(dnsEndpointsCfg)
+		if err != nil {
+			return err
+		}
 		hostName := cfg.NodeName
 		if hostName == "" {
 			hostName = hostname()
@@ -332,7 +360,7 @@ func Run(ctx context.Context, cfg Config) error {
 		agentReady := make(chan error, 1)
 		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
-			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName, &podsDNSAddr),
+			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, dnsEndpointsClient, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
 			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
 		select {
@@ -340,15 +368,15 @@ func Run(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return fmt.Errorf("node agent (use --disable-agent to run only the control plane): %w", err)
 			}
-			if err := startOverlay(runCtx, cfg, loopback, hostName); err != nil {
+			if err := startOverlay(runCtx, cfg, ids, hostName); err != nil {
 				return err
 			}
 			if !cfg.DisableProxy {
-				if err := startProxy(runCtx, loopback, hostName, podNet.podsNet()); err != nil {
+				if err := startProxy(runCtx, ids, hostName, podNet.podsNet()); err != nil {
 					return err
 				}
 			}
-			if err := startNetworkPolicy(runCtx, cfg, loopback, hostName, podsDNSAddr); err != nil {
+			if err := startNetworkPolicy(runCtx, cfg, ids, hostName, podsDNSAddr); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -382,14 +410,18 @@ func Run(ctx context.Context, cfg Config) error {
 // with the control plane, agent or not; with the agent and the service proxy it later also listens for pods
 // on the pod gateway (see clusterdns.go). It returns nil when no DNS server runs. A default address that is
 // taken only warns, so several servers can share a machine.
-func startDNS(ctx context.Context, cfg Config, loopback *rest.Config) (*clusterdns.Server, error) {
+func startDNS(ctx context.Context, cfg Config, ids identities) (*clusterdns.Server, error) {
 	if cfg.ClusterDNS != "" && net.ParseIP(cfg.ClusterDNS) == nil {
 		return nil, fmt.Errorf("--cluster-dns %q is not an IP address", cfg.ClusterDNS)
 	}
 	if cfg.DNSListen == "" {
 		return nil, nil
 	}
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-dns", 50))
+	dnsCfg, err := ids.serviceAccount(metav1.NamespaceSystem, "kube-dns", "skiff-dns", 50)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(dnsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -514,13 +546,15 @@ func listen(cfg Config, ca *pki.CA, tlsDir string, h http.Handler) (*http.Server
 	return srv, ln, nil
 }
 
-// loopbackConfig is the in-process controllers' client: a system:masters certificate, as upstream's loopback.
+// loopbackConfig is the API server's own client (bootstrap objects, the kubernetes Service, the RBAC and
+// authentication informers): a system:masters certificate, as upstream's loopback. Components get their own
+// identities (identities.go).
 func loopbackConfig(ca *pki.CA, server, tlsDir string) (*rest.Config, error) {
 	certPEM, keyPEM, err := ca.Issue(pki.Leaf{CommonName: "system:apiserver", Organization: []string{auth.GroupMasters}, Client: true})
 	if err != nil {
 		return nil, err
 	}
-	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-controller-manager",
+	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-apiserver",
 		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM}}, nil
 }
 
@@ -613,8 +647,12 @@ func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
 
 // startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table. podsNet
 // is the pod network (traffic from elsewhere is masqueraded).
-func startProxy(ctx context.Context, loopback *rest.Config, nodeName string, podsNet netip.Prefix) error {
-	client, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-proxy", 50))
+func startProxy(ctx context.Context, ids identities, nodeName string, podsNet netip.Prefix) error {
+	proxyCfg, err := ids.config("system:kube-proxy", nil, "skiff-proxy", 50)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(proxyCfg)
 	if err != nil {
 		return err
 	}

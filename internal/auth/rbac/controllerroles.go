@@ -56,6 +56,8 @@ func controllerRoles() []controllerRole {
 		)},
 		{"deployment-controller", rules(
 			verbs("get", "list", "update", "watch").on("apps", "extensions").res("deployments"),
+			// skiff: the revision annotation is written with a metadata merge patch.
+			verbs("patch").on("apps").res("deployments"),
 			verbs("update").on("apps", "extensions").res("deployments/status"),
 			verbs("update").on("apps", "extensions").res("deployments/finalizers"),
 			verbs("create", "delete", "get", "list", "patch", "update", "watch").on("apps", "extensions").res("replicasets"),
@@ -156,6 +158,8 @@ func controllerRoles() []controllerRole {
 			verbs("delete", "list", "watch").on("").res("pods"),
 			verbs(read...).on("").res("nodes"),
 			verbs("patch").on("").res("pods/status"),
+			// skiff: the failed phase is written with an update of the status.
+			verbs("update").on("").res("pods/status"),
 		)},
 		{"pv-protection-controller", rules(
 			verbs("get", "list", "update", "watch").on("").res("persistentvolumes"),
@@ -212,6 +216,13 @@ func controllerRoles() []controllerRole {
 			verbs("list", "watch").on("").res("nodes"),
 			eventsRW,
 		)},
+		// skiff's built-in load balancer (k3s's servicelb): node addresses in LoadBalancer Services' status.
+		{"servicelb-controller", rules(
+			verbs(read...).on("").res("services"),
+			verbs("patch", "update").on("").res("services/status"),
+			verbs("list", "watch").on("").res("nodes"),
+			eventsRW,
+		)},
 		{"statefulset-controller", rules(
 			verbs("list", "watch").on("").res("pods"),
 			verbs(read...).on("apps").res("statefulsets"),
@@ -222,6 +233,11 @@ func controllerRoles() []controllerRole {
 			verbs("create", "get", "list", "watch").on("").res("persistentvolumeclaims"),
 			verbs("delete", "update").on("").res("persistentvolumeclaims"),
 			verbs("update").on("").res("pods/finalizers"),
+			eventsRW,
+		)},
+		{"taint-eviction-controller", rules(
+			verbs("patch", "update").on("").res("pods/status"),
+			verbs("delete", "get", "list").on("").res("pods"),
 			eventsRW,
 		)},
 		{"ttl-after-finished-controller", rules(

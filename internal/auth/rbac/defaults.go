@@ -7,8 +7,9 @@ import (
 
 // The default policy mirrors upstream's bootstrap policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
 // the same role names, rules, labels and bindings, so manifests and habits written for upstream clusters hold.
-// The controllers' own roles (system:controller:*) are created and bound to kube-system ServiceAccounts as
-// upstream does, but skiff's controller manager still runs as system:masters.
+// The controllers' own roles (system:controller:*) are bound to kube-system ServiceAccounts as upstream does;
+// skiff's controllers act as those ServiceAccounts (internal/controller/manager), with a few "skiff:" rules
+// added where a controller writes differently from upstream's.
 
 const (
 	// AutoUpdateAnnotation, unless "false", lets the server add missing rules and subjects at start.
@@ -198,7 +199,18 @@ func baseClusterRoles() []rbacv1.ClusterRole {
 		), events, rules(verbs("list", "watch").on("discovery.k8s.io").res("endpointslices"))),
 		clusterRole("system:node-bootstrapper", nil, rules(
 			verbs("create", "get", "list", "watch").on("certificates.k8s.io").res("certificatesigningrequests"))),
-		clusterRole("system:kube-dns", nil, rules(verbs("list", "watch").on("").res("endpoints", "services"))),
+		clusterRole("system:kube-dns", nil, rules(verbs("list", "watch").on("").res("endpoints", "services"),
+			verbs("list", "watch").on("discovery.k8s.io").res("endpointslices"))),
+		// skiff's own node components (no upstream counterpart), each bound to a user of the same name.
+		clusterRole("system:skiff:network-policy", nil, rules(
+			verbs("list", "watch").on("networking.k8s.io").res("networkpolicies"),
+			verbs("list", "watch").on("").res("pods", "namespaces"))),
+		// The overlay reads every Node's pod subnet and writes its own Node's VTEP annotation (RBAC cannot
+		// narrow patch to the caller's own Node).
+		clusterRole("system:skiff:overlay", nil, rules(verbs("get", "list", "watch", "patch").on("").res("nodes"))),
+		// The DNS endpoints writer reads its Node (the owner of the node's kube-dns EndpointSlice); the rest of
+		// its rights are a kube-system Role of the same name.
+		clusterRole("system:skiff:dns-endpoints", nil, rules(verbs("get").on("").res("nodes"))),
 		clusterRole("system:kubelet-api-admin", nil, rules(
 			verbs(read...).on("").res("nodes"),
 			verbs("proxy").on("").res("nodes"),
@@ -264,6 +276,9 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterBinding("system:kube-controller-manager", subject("User", "system:kube-controller-manager")),
 		clusterBinding("system:kube-dns", kubeDNS),
 		clusterBinding("system:kube-scheduler", subject("User", "system:kube-scheduler")),
+		clusterBinding("system:skiff:network-policy", subject("User", "system:skiff:network-policy")),
+		clusterBinding("system:skiff:overlay", subject("User", "system:skiff:overlay")),
+		clusterBinding("system:skiff:dns-endpoints", subject("User", "system:skiff:dns-endpoints")),
 		clusterBinding("system:volume-scheduler", subject("User", "system:kube-scheduler")),
 		// The API server's client certificate for node agents (exec, logs, port-forward): the agents ask the API
 		// (SubjectAccessReview) whether it may use nodes/proxy, nodes/log, ... (kubeadm and k3s bind it alike).
@@ -271,4 +286,39 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		// Upstream binds system:node to no one: nodes are authorized by the Node authorizer.
 		clusterBinding("system:node"),
 	}
+}
+
+// DefaultRoles returns the namespaced Roles every cluster starts with: those of upstream's that a skiff
+// component needs (the token cleaner deletes bootstrap token Secrets in kube-system only), and skiff's DNS
+// endpoints writer (the kube-dns Service and each node's EndpointSlice for it).
+func DefaultRoles() []rbacv1.Role {
+	return []rbacv1.Role{
+		role(metav1.NamespaceSystem, "system:controller:token-cleaner",
+			rules(verbs("delete", "get", "list", "watch").on("").res("secrets"), eventsRW)),
+		role(metav1.NamespaceSystem, "system:skiff:dns-endpoints", rules(
+			verbs("get", "create").on("").res("services"),
+			verbs("get", "create", "update").on("discovery.k8s.io").res("endpointslices"))),
+	}
+}
+
+// DefaultRoleBindings returns the namespaced RoleBindings every cluster starts with.
+func DefaultRoleBindings() []rbacv1.RoleBinding {
+	return []rbacv1.RoleBinding{
+		roleBinding(metav1.NamespaceSystem, "system:controller:token-cleaner",
+			rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "token-cleaner", Namespace: metav1.NamespaceSystem}),
+		roleBinding(metav1.NamespaceSystem, "system:skiff:dns-endpoints", subject("User", "system:skiff:dns-endpoints")),
+	}
+}
+
+func role(namespace, name string, rs []rbacv1.PolicyRule) rbacv1.Role {
+	return rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
+		Labels: map[string]string{bootstrapLabel: "rbac-defaults"}, Annotations: map[string]string{AutoUpdateAnnotation: "true"}},
+		Rules: rs}
+}
+
+// roleBinding binds the Role of the same name.
+func roleBinding(namespace, name string, subjects ...rbacv1.Subject) rbacv1.RoleBinding {
+	return rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
+		Labels: map[string]string{bootstrapLabel: "rbac-defaults"}, Annotations: map[string]string{AutoUpdateAnnotation: "true"}},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: subjects}
 }

@@ -187,6 +187,26 @@ func TestReconcile(t *testing.T) {
 	if len(all.Items) != len(DefaultClusterRoles()) {
 		t.Fatalf("%d roles, want %d", len(all.Items), len(DefaultClusterRoles()))
 	}
+	// Namespaced defaults: created, and a role that lost its rules gets them back.
+	tc, err := cs.RbacV1().Roles("kube-system").Get(ctx, "system:controller:token-cleaner", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Rules = nil
+	if _, err := cs.RbacV1().Roles("kube-system").Update(ctx, tc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Reconcile(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	tc, _ = cs.RbacV1().Roles("kube-system").Get(ctx, "system:controller:token-cleaner", metav1.GetOptions{})
+	if ok, missing := Covers(tc.Rules, DefaultRoles()[0].Rules); !ok {
+		t.Fatalf("token-cleaner role lacks %v", missing)
+	}
+	rb, err := cs.RbacV1().RoleBindings("kube-system").Get(ctx, "system:controller:token-cleaner", metav1.GetOptions{})
+	if err != nil || len(rb.Subjects) != 1 || rb.Subjects[0].Name != "token-cleaner" {
+		t.Fatalf("token-cleaner binding: %v %+v", err, rb)
+	}
 }
 
 func TestEscalation(t *testing.T) {

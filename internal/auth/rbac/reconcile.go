@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// Reconcile makes sure the default ClusterRoles and ClusterRoleBindings exist, as upstream's API server does at
+// Reconcile makes sure the default ClusterRoles and ClusterRoleBindings (then Roles and RoleBindings) exist, as upstream's API server does at
 // every start: missing ones are created; existing ones whose autoupdate annotation is not "false" get back the
 // rules, aggregation selectors, labels, annotations and subjects they lack (nothing is removed); a binding whose
 // roleRef changed is recreated.
@@ -111,6 +111,61 @@ func Reconcile(ctx context.Context, client kubernetes.Interface) error {
 		slog.Info("reconciling default clusterrolebinding", "name", want.Name)
 		if _, err := bindings.Update(ctx, next, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("clusterrolebinding %s: %w", want.Name, err)
+		}
+	}
+	return reconcileNamespaced(ctx, client)
+}
+
+// reconcileNamespaced does the same for the default Roles and RoleBindings (a binding's roleRef is never
+// changed: the defaults' never do).
+func reconcileNamespaced(ctx context.Context, client kubernetes.Interface) error {
+	for _, want := range DefaultRoles() {
+		roles := client.RbacV1().Roles(want.Namespace)
+		cur, err := roles.Get(ctx, want.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if _, err := roles.Create(ctx, &want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("role %s/%s: %w", want.Namespace, want.Name, err)
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("role %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		if cur.Annotations[AutoUpdateAnnotation] == "false" {
+			continue
+		}
+		if ok, missing := Covers(cur.Rules, want.Rules); !ok {
+			cur.Rules = append(cur.Rules, missing...)
+			if _, err := roles.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("role %s/%s: %w", want.Namespace, want.Name, err)
+			}
+		}
+	}
+	for _, want := range DefaultRoleBindings() {
+		bindings := client.RbacV1().RoleBindings(want.Namespace)
+		cur, err := bindings.Get(ctx, want.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if _, err := bindings.Create(ctx, &want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("rolebinding %s/%s: %w", want.Namespace, want.Name, err)
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("rolebinding %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		if cur.Annotations[AutoUpdateAnnotation] == "false" {
+			continue
+		}
+		changed := false
+		for _, s := range want.Subjects {
+			if !slices.Contains(cur.Subjects, s) {
+				cur.Subjects, changed = append(cur.Subjects, s), true
+			}
+		}
+		if changed {
+			if _, err := bindings.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("rolebinding %s/%s: %w", want.Namespace, want.Name, err)
+			}
 		}
 	}
 	return nil

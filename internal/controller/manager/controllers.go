@@ -26,71 +26,72 @@ import (
 )
 
 // The controllers the manager runs, in start order. Each entry's package holds the controller itself; its
-// Start sets up informers on cc.Informers and starts workers until ctx ends.
+// Start sets up informers on cc.Informers and starts workers until ctx ends. ServiceAccount is the identity its
+// cc.Client acts as (upstream's names; node ipam shares node-controller, as upstream).
 func init() {
 	registered = []Controller{
-		{Name: "deployment", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "deployment", ServiceAccount: "deployment-controller", Start: func(ctx context.Context, cc *Context) error {
 			return deployment.Start(ctx, cc.Client, cc.Informers, cc.Recorder("deployment-controller"))
 		}},
-		{Name: "disruption", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "disruption", ServiceAccount: "disruption-controller", Start: func(ctx context.Context, cc *Context) error {
 			return disruption.Start(ctx, cc.Client, cc.Informers, cc.Recorder("controllermanager"))
 		}},
-		{Name: "podgc", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "podgc", ServiceAccount: "pod-garbage-collector", Start: func(ctx context.Context, cc *Context) error {
 			return podgc.Start(ctx, cc.Client, cc.Informers)
 		}},
-		{Name: "replicaset", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "replicaset", ServiceAccount: "replicaset-controller", Start: func(ctx context.Context, cc *Context) error {
 			return replicaset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("replicaset-controller"))
 		}},
-		{Name: "statefulset", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "statefulset", ServiceAccount: "statefulset-controller", Start: func(ctx context.Context, cc *Context) error {
 			return statefulset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("statefulset-controller"))
 		}},
-		{Name: "job", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "job", ServiceAccount: "job-controller", Start: func(ctx context.Context, cc *Context) error {
 			return job.Start(ctx, cc.Client, cc.Informers, cc.Recorder("job-controller"))
 		}},
-		{Name: "cronjob", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "cronjob", ServiceAccount: "cronjob-controller", Start: func(ctx context.Context, cc *Context) error {
 			return cronjob.Start(ctx, cc.Client, cc.Informers, cc.Recorder("cronjob-controller"))
 		}},
-		{Name: "ttl-after-finished", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "ttl-after-finished", ServiceAccount: "ttl-after-finished-controller", Start: func(ctx context.Context, cc *Context) error {
 			return job.StartTTLAfterFinished(ctx, cc.Client, cc.Informers)
 		}},
-		{Name: "daemonset", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "daemonset", ServiceAccount: "daemon-set-controller", Start: func(ctx context.Context, cc *Context) error {
 			return daemonset.Start(ctx, cc.Client, cc.Informers, cc.Recorder("daemonset-controller"))
 		}},
-		{Name: "garbagecollector", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "garbagecollector", ServiceAccount: "generic-garbage-collector", Start: func(ctx context.Context, cc *Context) error {
 			return garbagecollector.Start(ctx, cc.Config, cc.Client, cc.Resources, cc.Recorder("garbage-collector-controller"))
 		}},
-		{Name: "nodelifecycle", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "nodelifecycle", ServiceAccount: "node-controller", Start: func(ctx context.Context, cc *Context) error {
 			return nodelifecycle.Start(ctx, cc.Client, cc.Informers, cc.Recorder("node-controller"),
 				nodelifecycle.Options{NodeMonitorGracePeriod: cc.Options.NodeMonitorGracePeriod})
 		}},
-		{Name: "nodeipam", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "nodeipam", ServiceAccount: "node-controller", Start: func(ctx context.Context, cc *Context) error {
 			if !cc.Options.ClusterCIDR.IsValid() {
 				return nil // no --cluster-cidr: nodes bring their own pod CIDR
 			}
 			return nodeipam.Start(ctx, cc.Client, cc.Informers, cc.Recorder("node-ipam-controller"),
 				nodeipam.Options{ClusterCIDR: cc.Options.ClusterCIDR, MaskSize: cc.Options.NodeCIDRMaskSize})
 		}},
-		{Name: "taint-eviction-controller", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "taint-eviction-controller", ServiceAccount: "taint-eviction-controller", Start: func(ctx context.Context, cc *Context) error {
 			return nodelifecycle.StartTaintEviction(ctx, cc.Client, cc.Informers, cc.Recorder("taint-eviction-controller"))
 		}},
-		{Name: "endpointslice", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "endpointslice", ServiceAccount: "endpointslice-controller", Start: func(ctx context.Context, cc *Context) error {
 			return endpointslice.Start(ctx, cc.Client, cc.Informers, cc.Recorder("endpointslice-controller"))
 		}},
-		{Name: "endpoints", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "endpoints", ServiceAccount: "endpoint-controller", Start: func(ctx context.Context, cc *Context) error {
 			return endpointslice.StartEndpoints(ctx, cc.Client, cc.Informers, cc.Recorder("endpoint-controller"))
 		}},
 		// The built-in load balancer (k3s's servicelb): node addresses in LoadBalancer Services' status.
-		{Name: "servicelb", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "servicelb", ServiceAccount: "servicelb-controller", Start: func(ctx context.Context, cc *Context) error {
 			return servicelb.Start(ctx, cc.Client, cc.Informers)
 		}},
-		{Name: "clusterrole-aggregation", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "clusterrole-aggregation", ServiceAccount: "clusterrole-aggregation-controller", Start: func(ctx context.Context, cc *Context) error {
 			return clusterroleaggregation.Start(ctx, cc.Client, cc.Informers)
 		}},
-		{Name: "serviceaccount", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "serviceaccount", ServiceAccount: "service-account-controller", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.Start(ctx, cc.Client, cc.Informers, serviceaccount.Options{})
 		}},
 		// As upstream, the published CA is the one the controller manager's own client trusts.
-		{Name: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
 		}},
 		{Name: "resourcequota", Start: func(ctx context.Context, cc *Context) error {
@@ -109,7 +110,7 @@ func init() {
 				}})
 		}},
 		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
-		{Name: "tokencleaner", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "tokencleaner", ServiceAccount: "token-cleaner", Start: func(ctx context.Context, cc *Context) error {
 			return tokencleaner.Start(ctx, cc.Client)
 		}},
 	}

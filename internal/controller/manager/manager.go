@@ -3,7 +3,12 @@
 // starts on one shared informer factory and gets its own event recorder (core v1 events, component named as
 // upstream's, e.g. "replicaset-controller"). Losing the lease stops them all; the next term starts afresh.
 //
-//	Lease ─▶ leading ─▶ Context{Client, Informers, Recorder} ─▶ each Start(ctx, cc) ─▶ informers start
+// Identities are upstream's with --use-service-account-credentials: the lease, the shared informers and the
+// events use the manager's own client (system:kube-controller-manager: list/watch everything); each controller
+// writes (and reads directly) with a client for its ServiceAccount kube-system/<ServiceAccount>, which RBAC's
+// default system:controller:<ServiceAccount> role covers.
+//
+//	Lease ─▶ leading ─▶ Context{Client (controller's), Informers (shared), Recorder} ─▶ each Start ─▶ informers start
 package manager
 
 import (
@@ -31,7 +36,8 @@ import (
 
 // Context is what a controller gets when its manager starts leading.
 type Context struct {
-	// Client and Config reach the API server (Config for dynamic or metadata clients).
+	// Client and Config reach the API server as the controller's own identity (Config for dynamic or metadata
+	// clients).
 	Client kubernetes.Interface
 	Config *rest.Config
 	// Informers is shared by all controllers; the manager starts it after every Start returned.
@@ -52,8 +58,10 @@ func (c *Context) Recorder(component string) record.EventRecorder {
 // Controller is one registered controller: Start sets up its informer handlers and starts its workers, which
 // stop when ctx ends. Start must not block.
 type Controller struct {
-	Name  string
-	Start func(ctx context.Context, cc *Context) error
+	Name string
+	// ServiceAccount is the kube-system ServiceAccount the controller acts as (upstream's name).
+	ServiceAccount string
+	Start          func(ctx context.Context, cc *Context) error
 }
 
 // Options are tunables shared by controllers.
@@ -70,9 +78,13 @@ type Options struct {
 
 // Config configures the manager.
 type Config struct {
+	// RestConfig is the manager's own identity: leader election, shared informers, events.
 	RestConfig *rest.Config
-	Resources  []*registry.Resource
-	Options    Options
+	// ControllerConfig, when set, returns the client config of a controller's ServiceAccount
+	// (kube-system/<name>); when nil every controller uses RestConfig.
+	ControllerConfig func(serviceAccount string) (*rest.Config, error)
+	Resources        []*registry.Resource
+	Options          Options
 	// LeaseNamespace and LeaseName default to kube-system/kube-controller-manager.
 	LeaseNamespace, LeaseName string
 	// Identity names this manager in the Lease. A stable identity (the server passes one derived from its
@@ -143,7 +155,12 @@ func runControllers(ctx context.Context, client kubernetes.Interface, cfg Config
 		if disabled[c.Name] {
 			continue
 		}
-		if err := c.Start(ctx, cc); err != nil {
+		own, err := cc.forController(c, cfg.ControllerConfig)
+		if err != nil {
+			slog.Error("controller did not start", "controller", c.Name, "err", err)
+			continue
+		}
+		if err := c.Start(ctx, own); err != nil {
 			slog.Error("controller did not start", "controller", c.Name, "err", err)
 			continue
 		}
@@ -154,4 +171,22 @@ func runControllers(ctx context.Context, client kubernetes.Interface, cfg Config
 		<-ctx.Done()
 		cc.Informers.Shutdown()
 	}()
+}
+
+// forController returns a copy of cc whose Client and Config are the controller's own identity.
+func (c *Context) forController(ctrl Controller, configFor func(string) (*rest.Config, error)) (*Context, error) {
+	if configFor == nil || ctrl.ServiceAccount == "" {
+		return c, nil
+	}
+	cfg, err := configFor(ctrl.ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	own := *c
+	own.Client, own.Config = client, cfg
+	return &own, nil
 }

@@ -160,6 +160,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", c.Logs())
+		} else if denied := componentDenials(c.Logs()); denied != "" {
+			// An in-process component refused by RBAC lacks a rule in its default role (see go test -v).
+			t.Logf("component requests forbidden:\n%s", denied)
 		}
 		os.RemoveAll(dir)
 	})
@@ -408,4 +411,15 @@ func lockAgent(t testing.TB) *os.File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// componentDenials returns the server's log lines about refused requests by in-process components.
+func componentDenials(logs string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "request forbidden") && strings.Contains(l, "WARN") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
