@@ -94,7 +94,7 @@ func init() {
 		{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
 		}},
-		{Name: "resourcequota", Start: func(ctx context.Context, cc *Context) error {
+		{Name: "resourcequota", ServiceAccount: "resourcequota-controller", Start: func(ctx context.Context, cc *Context) error {
 			meta, err := metadata.NewForConfig(cc.Config)
 			if err != nil {
 				return err
