@@ -33,6 +33,7 @@ import (
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	nodeauthz "skiff/internal/auth/node"
 	"skiff/internal/auth/rbac"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
@@ -116,9 +117,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// RBAC answers once its informers, started below when the API serves, have synced; until then only
-	// system:masters (the loopback identity) gets through.
+	// system:masters (the loopback identity) gets through. The Node authorizer comes first, as upstream's
+	// --authorization-mode=Node,RBAC.
 	rbacAuthz := rbac.NewAuthorizer()
-	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
+	nodeAuthz := nodeauthz.NewAuthorizer()
+	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, nodeAuthz, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	var pcLister admission.PriorityClassLister
 	api, err := apiserver.New(apiserver.Config{
@@ -201,6 +204,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("bootstrap: default RBAC roles: %w", err)
 	}
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
+		return err
+	}
+	if err := startNodeAuthorizer(runCtx, loopback, nodeAuthz); err != nil {
 		return err
 	}
 	authn.start(runCtx, client)

@@ -262,3 +262,14 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterBinding("system:node"),
 	}
 }
+
+// NodeRules are the system:node role's rules. Upstream binds the role to no one: the Node authorizer applies
+// them to every node for the resources it does not restrict further.
+func NodeRules() []rbacv1.PolicyRule {
+	for _, r := range baseClusterRoles() {
+		if r.Name == "system:node" {
+			return r.Rules
+		}
+	}
+	return nil
+}
