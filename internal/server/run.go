@@ -138,6 +138,9 @@ func Run(ctx context.Context, cfg Config) error {
 			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
+			admission.NodeRestriction{
+				Pod:  func(ctx context.Context, ns, name string) (*corev1.Pod, error) { return saAuthn.Get.Pod(ctx, ns, name) },
+				Node: func(ctx context.Context, name string) (*corev1.Node, error) { return saAuthn.Get.Node(ctx, name) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 		},
 		Version:       versionInfo(),
