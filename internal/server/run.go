@@ -294,13 +294,17 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("--eviction-hard: %w", err)
 		}
-		agentClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-kubelet", 200))
-		if err != nil {
-			return err
-		}
 		hostName := cfg.NodeName
 		if hostName == "" {
 			hostName = hostname()
+		}
+		agentCfg, err := nodeClientConfig(loopback, ca, hostName)
+		if err != nil {
+			return err
+		}
+		agentClient, err := kubernetes.NewForConfig(agentCfg)
+		if err != nil {
+			return err
 		}
 		leaf := pki.Leaf{CommonName: "system:node:" + hostName, DNSNames: []string{hostName, "localhost"}, IPs: append(localIPs(), net.ParseIP("127.0.0.1")), Server: true}
 		if ip := net.ParseIP(cfg.NodeIP); ip != nil {
@@ -313,7 +317,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
 		var podsDNSAddr string // set by the agent's OnPodCIDR hook before it reports ready
 		agentReady := make(chan error, 1)
-		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
+		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: hostName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
 			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, client, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
