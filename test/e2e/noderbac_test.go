@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +205,96 @@ func TestNodeAuthorization(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestNodeAgentIdentity: the server's node agent speaks as system:node:<name> (group system:nodes), and under
+// the Node authorizer and NodeRestriction still runs a pod with a secret volume, configmap env and projected
+// token, reports its status and removes it. The audit log shows its requests: none is refused but for a
+// relationship the authorizer had not seen yet (the pod's binding reaches it and the agent concurrently) that
+// a later request for the same object got.
+func TestNodeAgentIdentity(t *testing.T) {
+	framework.NeedRoot(t)
+	imgDir := framework.TestImages(t)
+	dir := t.TempDir()
+	policy, logPath := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "audit.log")
+	const nodesOnly = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n" +
+		"  - level: Metadata\n    userGroups: [\"system:nodes\"]\n  - level: None\n"
+	if err := os.WriteFile(policy, []byte(nodesOnly), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := framework.Start(t, framework.Options{Agent: true, Images: []string{filepath.Join(imgDir, "busybox.tar")},
+		ExtraArgs: []string{"--audit-policy-file", policy, "--audit-log-path", logPath}})
+	ctx := context.Background()
+	admin := c.Client
+	if _, err := admin.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "agent-s"},
+		StringData: map[string]string{"k": "secret-value"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "agent-c"},
+		Data: map[string]string{"K": "config-value"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-id"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "c", Image: "docker.io/library/busybox:1.36", ImagePullPolicy: corev1.PullNever,
+			Command:      []string{"sh", "-c", "cat /s/k /var/run/secrets/kubernetes.io/serviceaccount/token >/dev/null && echo $K && sleep 3600"},
+			EnvFrom:      []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "agent-c"}}}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "s", MountPath: "/s"}}}},
+		Volumes: []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "agent-s"}}}}}}
+	eventually(t, 30*time.Second, func() error {
+		_, err := admin.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	eventually(t, 90*time.Second, func() error {
+		p, err := admin.CoreV1().Pods("default").Get(ctx, "agent-id", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("phase %q: %+v", p.Status.Phase, p.Status.ContainerStatuses)
+		}
+		return nil
+	})
+	mustContain(t, kubectl(t, c, "logs", "agent-id"), "config-value")
+	if err := admin.CoreV1().Pods("default").Delete(ctx, "agent-id", metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, func() error {
+		_, err := admin.CoreV1().Pods("default").Get(ctx, "agent-id", metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("pod still there: %v", err)
+		}
+		return nil
+	})
+
+	events := readAudit(t, logPath)
+	seen, ok := map[string]bool{}, map[string]bool{}
+	var refused []auditEvent
+	for _, ev := range events {
+		if ev.Stage != "ResponseComplete" || ev.ResponseStatus == nil {
+			continue
+		}
+		if ev.User.Username != "system:node:skiff-e2e" {
+			t.Fatalf("audit event of a node user other than the agent: %s", ev.line)
+		}
+		seen[ev.Verb] = true
+		if ev.ResponseStatus.Code == 403 {
+			refused = append(refused, ev)
+		} else if ev.ResponseStatus.Code < 300 && ev.ObjectRef != nil {
+			ok[ev.ObjectRef.Resource+"/"+ev.ObjectRef.Namespace+"/"+ev.ObjectRef.Name] = true
+		}
+	}
+	for _, v := range []string{"create", "update", "get", "delete"} {
+		if !seen[v] {
+			t.Errorf("no %s by the agent in the audit log (saw %v)", v, seen)
+		}
+	}
+	for _, ev := range refused {
+		r := ev.ObjectRef
+		if r == nil || !strings.Contains(ev.ResponseStatus.Message, "no relationship found") || !ok[r.Resource+"/"+r.Namespace+"/"+r.Name] {
+			t.Errorf("the agent was refused: %s", ev.line)
+		}
+	}
 }
