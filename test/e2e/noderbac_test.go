@@ -86,6 +86,18 @@ func TestNodeAuthorization(t *testing.T) {
 		wantForbidden(t, err, `secrets "s2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "default": no relationship found between node 'n1' and this object`)
 		_, err = n1.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
 		wantForbidden(t, err, `cannot list resource "secrets"`)
+		// A single-object list or watch (client-go's by-name informer) is about that object, as upstream.
+		one := metav1.ListOptions{FieldSelector: "metadata.name=s1"}
+		if l, err := n1.CoreV1().Secrets("default").List(ctx, one); err != nil || len(l.Items) != 1 {
+			t.Fatalf("list of s1 by name: %v", err)
+		}
+		w, err := n1.CoreV1().Secrets("default").Watch(ctx, one)
+		if err != nil {
+			t.Fatalf("watch of s1 by name: %v", err)
+		}
+		w.Stop()
+		_, err = n1.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=s2"})
+		wantForbidden(t, err, `no relationship found between node 'n1' and this object`)
 	})
 
 	t.Run("nodes", func(t *testing.T) {
