@@ -13,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"skiff/internal/admission"
+	"skiff/internal/auth"
 )
 
 // maxDisruptedPods bounds a PodDisruptionBudget's disruptedPods map, as upstream.
@@ -47,6 +50,15 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 		opts.DryRun = q
 	}
 	dryRun := len(opts.DryRun) > 0
+	// Admission sees the eviction as a create of pods/eviction, as upstream (NodeRestriction limits a node to
+	// its own pods; NamespaceLifecycle refuses it in a terminating namespace).
+	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Subresource: "eviction",
+		Kind: policyv1.SchemeGroupVersion.WithKind("Eviction"), Namespace: ri.Namespace, Name: ri.Name, Object: ev,
+		User: auth.UserFrom(r.Context()), DryRun: dryRun}
+	if err := s.cfg.Admission.Validate(r.Context(), attrs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.checkDisruptionBudget(r.Context(), res, ri.Namespace, ri.Name, dryRun); err != nil {
 		s.writeError(w, r, err)
 		return

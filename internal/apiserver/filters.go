@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"skiff/internal/admission"
@@ -61,7 +63,7 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 		ri := requestInfoFrom(r.Context())
 		u := auth.UserFrom(r.Context())
 		a := auth.Attributes{User: u, Verb: ri.Verb, Namespace: ri.Namespace, APIGroup: ri.APIGroup,
-			APIVersion: ri.APIVersion, Resource: ri.Resource, Subresource: ri.Subresource, Name: ri.Name,
+			APIVersion: ri.APIVersion, Resource: ri.Resource, Subresource: ri.Subresource, Name: authzName(r, ri),
 			ResourceRequest: ri.IsResourceRequest, Path: ri.Path}
 		d, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
 		if err != nil {
@@ -93,6 +95,23 @@ func logDenial(a auth.Attributes, err error) {
 		}
 	}
 	slog.Log(context.Background(), level, "request forbidden", "user", name, "err", err)
+}
+
+// authzName is the name a request is authorized for: as upstream, a list or watch whose field selector pins
+// metadata.name (client-go's single-object informers) is about that one object, so RBAC resourceNames and the
+// Node authorizer can allow it.
+func authzName(r *http.Request, ri *RequestInfo) string {
+	if ri.Name != "" || (ri.Verb != "list" && ri.Verb != "watch") {
+		return ri.Name
+	}
+	sel, err := fields.ParseSelector(r.URL.Query().Get("fieldSelector"))
+	if err != nil {
+		return ""
+	}
+	if name, ok := sel.RequiresExactMatch("metadata.name"); ok && len(path.IsValidPathSegmentName(name)) == 0 {
+		return name
+	}
+	return ""
 }
 
 // forbidden builds upstream's message: pods is forbidden: User "x" cannot list resource "pods" in API group "" in

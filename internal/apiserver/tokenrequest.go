@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"skiff/internal/admission"
+	"skiff/internal/auth"
 	"skiff/internal/auth/serviceaccount"
 )
 
@@ -51,6 +53,14 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, ri *Request
 	}
 	if req.Namespace != "" && req.Namespace != ri.Namespace {
 		s.writeError(w, r, apierrors.NewBadRequest("namespace in URL does not match namespace in TokenRequest body"))
+		return
+	}
+	// Admission sees the request as a create of serviceaccounts/token, as upstream (NodeRestriction requires a
+	// node's token to be bound to a pod on it).
+	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Subresource: "token",
+		Kind: gvk, Namespace: ri.Namespace, Name: ri.Name, Object: req, User: auth.UserFrom(r.Context())}
+	if err := s.cfg.Admission.Validate(r.Context(), attrs); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if req.Spec.ExpirationSeconds == nil {

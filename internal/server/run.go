@@ -35,6 +35,7 @@ import (
 	"skiff/internal/apiserver/openapi"
 	"skiff/internal/apiserver/registry"
 	"skiff/internal/auth"
+	nodeauthz "skiff/internal/auth/node"
 	"skiff/internal/auth/rbac"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
@@ -117,9 +118,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// RBAC answers once its informers, started below when the API serves, have synced; until then only
-	// system:masters (the loopback identity) gets through.
+	// system:masters (the loopback identity) gets through. The Node authorizer comes first, as upstream's
+	// --authorization-mode=Node,RBAC.
 	rbacAuthz := rbac.NewAuthorizer()
-	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, rbacAuthz}
+	nodeAuthz := nodeauthz.NewAuthorizer()
+	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, nodeAuthz, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	webhooks := webhook.New()
 	var pcLister admission.PriorityClassLister
@@ -147,6 +150,9 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
 			admission.LimitRanger{List: func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) { return lrLister(ctx, ns) }},
+			admission.NodeRestriction{
+				Pod:  func(ctx context.Context, ns, name string) (*corev1.Pod, error) { return saAuthn.Get.Pod(ctx, ns, name) },
+				Node: func(ctx context.Context, name string) (*corev1.Node, error) { return saAuthn.Get.Node(ctx, name) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 			podSecurity,
 			// MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as upstream's default order.
@@ -228,6 +234,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("bootstrap: default RBAC roles: %w", err)
 	}
 	if err := startRBAC(runCtx, loopback, rbacAuthz); err != nil {
+		return err
+	}
+	if err := startNodeAuthorizer(runCtx, loopback, nodeAuthz); err != nil {
 		return err
 	}
 	ids := identities{ca: ca, base: loopback}
@@ -331,10 +340,6 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("--eviction-hard: %w", err)
 		}
-		agentClient, err := kubernetes.NewForConfig(withAgent(loopback, "skiff-kubelet", 200))
-		if err != nil {
-			return err
-		}
 		dnsEndpointsCfg, err := ids.config("system:skiff:dns-endpoints", nil, "skiff-dns-endpoints", 20)
 		if err != nil {
 			return err
@@ -347,6 +352,14 @@ func Run(ctx context.Context, cfg Config) error {
 		if hostName == "" {
 			hostName = hostname()
 		}
+		agentCfg, err := nodeClientConfig(loopback, ca, hostName)
+		if err != nil {
+			return err
+		}
+		agentClient, err := kubernetes.NewForConfig(agentCfg)
+		if err != nil {
+			return err
+		}
 		leaf := pki.Leaf{CommonName: "system:node:" + hostName, DNSNames: []string{hostName, "localhost"}, IPs: append(localIPs(), net.ParseIP("127.0.0.1")), Server: true}
 		if ip := net.ParseIP(cfg.NodeIP); ip != nil {
 			leaf.IPs = append(leaf.IPs, ip)
@@ -358,7 +371,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
 		var podsDNSAddr string // set by the agent's OnPodCIDR hook before it reports ready
 		agentReady := make(chan error, 1)
-		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP,
+		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: hostName, NodeIP: cfg.NodeIP,
 			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
 			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, dnsEndpointsClient, dnsSrv, hostName, &podsDNSAddr),
 			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,

@@ -322,3 +322,14 @@ func roleBinding(namespace, name string, subjects ...rbacv1.Subject) rbacv1.Role
 		Labels: map[string]string{bootstrapLabel: "rbac-defaults"}, Annotations: map[string]string{AutoUpdateAnnotation: "true"}},
 		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: subjects}
 }
+
+// NodeRules are the system:node role's rules. Upstream binds the role to no one: the Node authorizer applies
+// them to every node for the resources it does not restrict further.
+func NodeRules() []rbacv1.PolicyRule {
+	for _, r := range baseClusterRoles() {
+		if r.Name == "system:node" {
+			return r.Rules
+		}
+	}
+	return nil
+}
