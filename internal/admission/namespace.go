@@ -22,6 +22,10 @@ type NamespaceLifecycle struct {
 // Immortal namespaces cannot be deleted.
 var Immortal = map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true, metav1.NamespacePublic: true}
 
+// Admit implements Mutator: as upstream, the namespace is checked in the mutating phase already, before any
+// mutating webhook (which may have side effects) hears of a write that will be refused.
+func (n NamespaceLifecycle) Admit(ctx context.Context, a *Attributes) error { return n.Validate(ctx, a) }
+
 // Validate implements Validator.
 func (n NamespaceLifecycle) Validate(ctx context.Context, a *Attributes) error {
 	if a.Resource.Group == "" && a.Resource.Resource == "namespaces" {

@@ -55,6 +55,10 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Subresource: "eviction",
 		Kind: policyv1.SchemeGroupVersion.WithKind("Eviction"), Namespace: ri.Namespace, Name: ri.Name, Object: ev,
 		User: auth.UserFrom(r.Context()), DryRun: dryRun}
+	if err := s.cfg.Admission.Admit(r.Context(), attrs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.cfg.Admission.Validate(r.Context(), attrs); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -43,7 +43,10 @@ func (s *Server) withImpersonation(next http.Handler) http.Handler {
 				return false
 			}
 			if d != auth.DecisionAllow {
-				s.writeError(w, r, forbidden(a, reason))
+				audit.LogDecision(r.Context(), false, reason)
+				err := forbidden(a, reason)
+				logDenial(a, err)
+				s.writeError(w, r, err)
 				return false
 			}
 			return true

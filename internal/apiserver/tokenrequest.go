@@ -59,6 +59,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, ri *Request
 	// node's token to be bound to a pod on it).
 	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Subresource: "token",
 		Kind: gvk, Namespace: ri.Namespace, Name: ri.Name, Object: req, User: auth.UserFrom(r.Context())}
+	if err := s.cfg.Admission.Admit(r.Context(), attrs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.cfg.Admission.Validate(r.Context(), attrs); err != nil {
 		s.writeError(w, r, err)
 		return
