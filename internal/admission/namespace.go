@@ -24,7 +24,9 @@ var Immortal = map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSy
 
 // Admit implements Mutator: as upstream, the namespace is checked in the mutating phase already, before any
 // mutating webhook (which may have side effects) hears of a write that will be refused.
-func (n NamespaceLifecycle) Admit(ctx context.Context, a *Attributes) error { return n.Validate(ctx, a) }
+func (n NamespaceLifecycle) Admit(ctx context.Context, a *Attributes) error {
+	return n.Validate(ctx, a)
+}
 
 // Validate implements Validator.
 func (n NamespaceLifecycle) Validate(ctx context.Context, a *Attributes) error {
