@@ -13,7 +13,9 @@ import (
 	"time"
 
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -23,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"skiff/internal/admission"
+	"skiff/internal/admission/match"
 )
 
 // Plugin is both the MutatingAdmissionWebhook (Admit) and the ValidatingAdmissionWebhook (Validate) plugin.
@@ -67,7 +70,7 @@ func (p *Plugin) Start(ctx context.Context, client kubernetes.Interface) {
 
 // ready waits (bounded) for the informers; before Start there are no webhooks to run.
 func (p *Plugin) ready(ctx context.Context, a *admission.Attributes) (bool, error) {
-	if !p.started.Load() || exempt(a) {
+	if !p.started.Load() || match.Exempt(a) {
 		return false, nil
 	}
 	t := time.NewTimer(p.waitSync)
@@ -122,17 +125,17 @@ func (p *Plugin) validatingHooks() []hook {
 // matches decides whether h applies to the request: rules, then namespace and object selectors.
 // and last the matchConditions (CEL).
 func (p *Plugin) matches(ctx context.Context, h *hook, a *admission.Attributes) (bool, error) {
-	if !matchRules(h.Rules, a) {
+	if !match.Rules(h.Rules, a) {
 		return false, nil
 	}
-	ok, err := p.matchNamespaceSelector(ctx, h.NamespaceSelector, a)
+	ok, err := match.NamespaceSelector(ctx, h.NamespaceSelector, a, p.namespace)
 	if err != nil || !ok {
 		if err != nil && !apierrors.IsNotFound(err) {
 			err = apierrors.NewInternalError(err)
 		}
 		return false, err
 	}
-	if ok, err = matchObjectSelector(h.ObjectSelector, a); err != nil || !ok {
+	if ok, err = match.ObjectSelector(h.ObjectSelector, a); err != nil || !ok {
 		if err != nil {
 			err = apierrors.NewInternalError(err)
 		}
@@ -241,4 +244,11 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		}
 	}
 	return nil
+}
+
+func (p *Plugin) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	if ns, err := p.nsLister.Get(name); err == nil {
+		return ns, nil
+	}
+	return p.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 }

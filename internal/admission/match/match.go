@@ -1,4 +1,6 @@
-package webhook
+// Package match decides whether an admission request falls under a webhook's or an admission policy's
+// rules and selectors (admissionregistration.k8s.io semantics), shared by webhooks and policies.
+package match
 
 import (
 	"context"
@@ -14,18 +16,18 @@ import (
 	"skiff/internal/admission"
 )
 
-// matchRules: does any rule cover the request (operation, group, version, resource/subresource, scope)?
+// Rules: does any rule cover the request (operation, group, version, resource/subresource, scope)?
 // matchPolicy Equivalent is simplified to Exact: the request's own group/version/resource must be listed.
-func matchRules(rules []admissionregv1.RuleWithOperations, a *admission.Attributes) bool {
+func Rules(rules []admissionregv1.RuleWithOperations, a *admission.Attributes) bool {
 	for _, r := range rules {
-		if matchRule(r, a) {
+		if Rule(r, a) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchRule(r admissionregv1.RuleWithOperations, a *admission.Attributes) bool {
+func Rule(r admissionregv1.RuleWithOperations, a *admission.Attributes) bool {
 	opOK := false
 	for _, op := range r.Operations {
 		if op == admissionregv1.OperationAll || string(op) == a.Operation {
@@ -79,9 +81,9 @@ func scopeOK(scope *admissionregv1.ScopeType, a *admission.Attributes) bool {
 	return false
 }
 
-// matchObjectSelector: the new or the old object's labels match (an empty selector matches everything).
-func matchObjectSelector(sel *metav1.LabelSelector, a *admission.Attributes) (bool, error) {
-	s, err := selector(sel)
+// ObjectSelector: the new or the old object's labels match (an empty selector matches everything).
+func ObjectSelector(sel *metav1.LabelSelector, a *admission.Attributes) (bool, error) {
+	s, err := Selector(sel)
 	if err != nil {
 		return false, err
 	}
@@ -102,17 +104,20 @@ func objLabelsMatch(s labels.Selector, obj runtime.Object) bool {
 	return s.Matches(labels.Set(acc.GetLabels()))
 }
 
-func selector(sel *metav1.LabelSelector) (labels.Selector, error) {
+func Selector(sel *metav1.LabelSelector) (labels.Selector, error) {
 	if sel == nil {
 		return labels.Everything(), nil
 	}
 	return metav1.LabelSelectorAsSelector(sel)
 }
 
-// matchNamespaceSelector: cluster-scoped requests other than for Namespaces match; a Namespace is judged by its
+// NamespaceGetter returns a namespace (from a cache, falling back to the API).
+type NamespaceGetter func(ctx context.Context, name string) (*corev1.Namespace, error)
+
+// NamespaceSelector: cluster-scoped requests other than for Namespaces match; a Namespace is judged by its
 // own labels (the old ones on delete); anything else by its namespace's labels.
-func (p *Plugin) matchNamespaceSelector(ctx context.Context, sel *metav1.LabelSelector, a *admission.Attributes) (bool, error) {
-	s, err := selector(sel)
+func NamespaceSelector(ctx context.Context, sel *metav1.LabelSelector, a *admission.Attributes, get NamespaceGetter) (bool, error) {
+	s, err := Selector(sel)
 	if err != nil {
 		return false, err
 	}
@@ -129,7 +134,7 @@ func (p *Plugin) matchNamespaceSelector(ctx context.Context, sel *metav1.LabelSe
 	if a.Namespace == "" {
 		return true, nil
 	}
-	ns, err := p.namespace(ctx, a.Namespace)
+	ns, err := get(ctx, a.Namespace)
 	if err != nil {
 		// Upstream answers 404 when the namespace does not exist.
 		return false, err
@@ -137,16 +142,9 @@ func (p *Plugin) matchNamespaceSelector(ctx context.Context, sel *metav1.LabelSe
 	return s.Matches(labels.Set(ns.Labels)), nil
 }
 
-func (p *Plugin) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	if ns, err := p.nsLister.Get(name); err == nil {
-		return ns, nil
-	}
-	return p.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-}
-
-// exempt: writes of admission configuration itself never go to webhooks, so a broken webhook cannot lock
+// Exempt: writes of admission configuration itself never go to webhooks, so a broken webhook cannot lock
 // out its own repair (as upstream).
-func exempt(a *admission.Attributes) bool {
+func Exempt(a *admission.Attributes) bool {
 	if a.Resource.Group != admissionregv1.GroupName {
 		return false
 	}
