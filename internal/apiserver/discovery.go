@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -227,21 +228,33 @@ func (s *Server) serveRootPaths(w http.ResponseWriter) {
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	ok := true
+	failed := ""
 	select {
 	case <-s.ready:
 	default:
-		ok = r.URL.Path == "/livez" || r.URL.Path == "/healthz/ping" || r.URL.Path == "/livez/ping"
+		if r.URL.Path != "/livez" && r.URL.Path != "/healthz/ping" && r.URL.Path != "/livez/ping" {
+			failed = "[-]informer-sync failed: watch caches not loaded yet\n"
+		}
+	}
+	bootstrap := ""
+	if strings.HasPrefix(r.URL.Path, "/readyz") {
+		bootstrap = "[+]poststarthook/skiff-bootstrap ok\n"
+		select {
+		case <-s.bootstrapped:
+		default:
+			bootstrap = "[-]poststarthook/skiff-bootstrap failed: not finished\n"
+			failed += bootstrap
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if !ok {
+	if failed != "" {
 		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("[-]informer-sync failed: watch caches not loaded yet\nreadyz check failed\n"))
+		_, _ = w.Write([]byte(failed + "readyz check failed\n"))
 		return
 	}
 	if r.URL.Query().Has("verbose") {
-		_, _ = w.Write([]byte("[+]ping ok\n[+]etcd ok\n[+]informer-sync ok\nreadyz check passed\n"))
+		_, _ = w.Write([]byte("[+]ping ok\n[+]etcd ok\n[+]informer-sync ok\n" + bootstrap + "readyz check passed\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ok"))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -68,6 +69,10 @@ type Server struct {
 	ordered []*resource
 	extra   map[string]http.Handler
 	ready   chan struct{}
+	// bootstrapped is closed once the server has made the objects every cluster has (upstream's post-start
+	// hooks); /readyz fails until then.
+	bootstrapped     chan struct{}
+	bootstrappedOnce sync.Once
 	// svcAlloc allocates Service ClusterIPs and NodePorts (nil: Services keep what they ask for).
 	svcAlloc *serviceAllocator
 }
@@ -152,6 +157,8 @@ func New(cfg Config) (*Server, error) {
 		resources: map[schema.GroupVersionResource]*resource{},
 		extra:     map[string]http.Handler{},
 		ready:     make(chan struct{}),
+
+		bootstrapped: make(chan struct{}),
 	}
 	if cfg.ServiceRanges != nil && cfg.ServiceRanges.CIDR != nil && cfg.Etcd != nil {
 		s.svcAlloc = &serviceAllocator{s: s, ranges: *cfg.ServiceRanges, etcd: cfg.Etcd}
@@ -252,6 +259,9 @@ func (s *Server) Run(ctx context.Context) {
 
 // Ready is closed when every watch cache has loaded.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// SetBootstrapped marks the start-up writes done: /readyz passes from now on.
+func (s *Server) SetBootstrapped() { s.bootstrappedOnce.Do(func() { close(s.bootstrapped) }) }
 
 func (s *Server) lookup(ri *RequestInfo) *resource {
 	return s.resources[schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource}]

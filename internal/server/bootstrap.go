@@ -3,16 +3,17 @@ package server
 import (
 	"context"
 	"fmt"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"skiff/internal/admission"
@@ -21,15 +22,22 @@ import (
 // systemNamespaces exist from the start, as on upstream clusters.
 var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
-// bootstrap creates the objects every cluster has, through the API like any client.
+// bootstrap creates the objects every cluster has, through the API like any client. Objects that already exist
+// are not written again: a restart then sends no write through admission, so a webhook with failurePolicy Fail
+// whose backend runs in the cluster (and is down until the server is up) cannot block the start.
 func bootstrap(ctx context.Context, client kubernetes.Interface) error {
 	for _, name := range systemNamespaces {
 		var err error
 		for attempt := 0; attempt < 50; attempt++ {
-			_, err = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{FieldManager: "skiff-bootstrap"})
-			if err == nil || apierrors.IsAlreadyExists(err) {
-				err = nil
+			if _, err = client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{}); err == nil {
 				break
+			}
+			if apierrors.IsNotFound(err) {
+				_, err = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{FieldManager: "skiff-bootstrap"})
+				if err == nil || apierrors.IsAlreadyExists(err) {
+					err = nil
+					break
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -43,7 +51,11 @@ func bootstrap(ctx context.Context, client kubernetes.Interface) error {
 	}
 	for _, pc := range admission.SystemPriorityClasses {
 		pc := pc
-		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, &pc, metav1.CreateOptions{FieldManager: "skiff-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := client.SchedulingV1().PriorityClasses().Get(ctx, pc.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = client.SchedulingV1().PriorityClasses().Create(ctx, &pc, metav1.CreateOptions{FieldManager: "skiff-bootstrap"})
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("priority class %s: %w", pc.Name, err)
 		}
 	}
@@ -58,7 +70,11 @@ func bootstrapKubernetesService(ctx context.Context, client kubernetes.Interface
 		Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
 		Spec: corev1.ServiceSpec{ClusterIP: ip.String(), Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
 			Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port))}}}}
-	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{FieldManager: "skiff-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{FieldManager: "skiff-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	// Endpoints may not be loopback addresses (upstream's validation): a server advertised on loopback is
@@ -76,9 +92,11 @@ func bootstrapKubernetesService(ctx context.Context, client kubernetes.Interface
 		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: addr}},
 			Ports: []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}}}}}
 	if cur, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
-		cur.Subsets, cur.Labels = ep.Subsets, ep.Labels
-		if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Update(ctx, cur, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"}); err != nil {
-			return err
+		if !apiequality.Semantic.DeepEqual([]any{cur.Subsets, cur.Labels}, []any{ep.Subsets, ep.Labels}) {
+			cur.Subsets, cur.Labels = ep.Subsets, ep.Labels
+			if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Update(ctx, cur, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"}); err != nil {
+				return err
+			}
 		}
 	} else if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Create(ctx, ep, metav1.CreateOptions{FieldManager: "skiff-bootstrap"}); err != nil {
 		return err
@@ -91,6 +109,9 @@ func bootstrapKubernetesService(ctx context.Context, client kubernetes.Interface
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &name, Protocol: &proto, Port: &p}}}
 	if cur, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
+		if apiequality.Semantic.DeepEqual([]any{cur.Endpoints, cur.Ports, cur.Labels}, []any{slice.Endpoints, slice.Ports, slice.Labels}) {
+			return nil
+		}
 		cur.Endpoints, cur.Ports, cur.Labels = slice.Endpoints, slice.Ports, slice.Labels
 		_, err = client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Update(ctx, cur, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"})
 		return err

@@ -265,6 +265,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
 		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}
+	api.SetBootstrapped()
 	nsCfg, err := ids.serviceAccount(metav1.NamespaceSystem, "namespace-controller", "skiff-namespace-controller", 200)
 	if err != nil {
 		return err

@@ -275,3 +275,44 @@ func TestAdmissionWebhooks(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFailingWebhookDoesNotBlockRestart: a webhook with failurePolicy Fail whose backend is down (as an
+// in-cluster backend is while the server starts) covering every write does not stop a restart: the server
+// writes nothing at start that already exists, becomes ready, and the webhook still guards writes.
+func TestFailingWebhookDoesNotBlockRestart(t *testing.T) {
+	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--disable-scheduler"}})
+	ctx := context.Background()
+	none := admissionregv1.SideEffectClassNone
+	fail := admissionregv1.Fail
+	dead := "https://127.0.0.1:1/dead"
+	all := []admissionregv1.RuleWithOperations{{Operations: []admissionregv1.OperationType{admissionregv1.OperationAll},
+		Rule: admissionregv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*/*"}}}}
+	_, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "everything"},
+		Webhooks: []admissionregv1.ValidatingWebhook{{Name: "everything.example.com", Rules: all,
+			ClientConfig: admissionregv1.WebhookClientConfig{URL: &dead}, SideEffects: &none,
+			FailurePolicy: &fail, AdmissionReviewVersions: []string{"v1"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if _, _, err := c.Kubectl(ctx, "", "create", "configmap", "probe", "--dry-run=server"); err == nil {
+			return fmt.Errorf("webhook not active yet")
+		}
+		return nil
+	})
+	c.Stop()
+	c.Restart(t) // waits for /readyz, which passes only once the start-up writes are done
+	out := kubectlFails(t, c, "create", "configmap", "after-restart")
+	mustContain(t, out, `failed calling webhook "everything.example.com"`)
+	// The configuration itself is never subject to webhooks, so it can be repaired.
+	kubectl(t, c, "delete", "validatingwebhookconfiguration", "everything")
+	eventually(t, 30*time.Second, func() error {
+		_, stderr, err := c.Kubectl(ctx, "", "create", "configmap", "after-repair")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, stderr)
+		}
+		return nil
+	})
+}
