@@ -108,7 +108,7 @@ func run(ctx context.Context, client kubernetes.Interface, cfg Config, ready cha
 		return fail(err)
 	}
 	go agent.Run(ctx)
-	podCIDR, err := agent.WaitPodCIDR(ctx, 250*time.Millisecond)
+	podCIDR, err := agent.WaitPodCIDR(ctx, 30*time.Second)
 	if err != nil {
 		return fail(err)
 	}
