@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 
 	"skiff/internal/controller/nodeipam"
 	clusterdns "skiff/internal/dns"
@@ -139,18 +143,54 @@ func servePodsDNS(ctx context.Context, cfg Config, client kubernetes.Interface, 
 	if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil {
 		return "", fmt.Errorf("the kube-dns Service: %w", err)
 	}
-	// Kept in place: the slice goes with its Node (a deleted and re-registered Node, a removed Service).
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(30 * time.Second):
-			}
-			if err := bootstrapDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName); err != nil && ctx.Err() == nil {
-				slog.Warn("the kube-dns Service and this node's endpoint", "err", err)
-			}
-		}
-	}()
+	// Kept in place: the slice goes with its Node (a deleted and re-registered Node), or is removed or changed
+	// by hand, as is the Service; watches on the three objects bring it back.
+	go keepDNSService(ctx, client, cfg.ClusterDNS, addr, nodeName)
 	return addr, nil
+}
+
+// keepDNSService re-ensures the kube-dns Service and this node's EndpointSlice whenever either, or this
+// Node, changes: three watches, each narrowed to one object by a field selector.
+func keepDNSService(ctx context.Context, client kubernetes.Interface, ip, addr, nodeName string) {
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	go func() {
+		<-ctx.Done()
+		queue.ShutDown()
+	}()
+	kick := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { queue.Add("ensure") },
+		UpdateFunc: func(any, any) { queue.Add("ensure") },
+		DeleteFunc: func(any) { queue.Add("ensure") },
+	}
+	named := func(name string, opts ...informers.SharedInformerOption) informers.SharedInformerFactory {
+		return informers.NewSharedInformerFactoryWithOptions(client, 0, append(opts, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}))...)
+	}
+	svcs := named("kube-dns", informers.WithNamespace(metav1.NamespaceSystem))
+	slices := named("kube-dns-"+nodeName, informers.WithNamespace(metav1.NamespaceSystem))
+	nodes := named(nodeName)
+	for _, inf := range []cache.SharedIndexInformer{svcs.Core().V1().Services().Informer(),
+		slices.Discovery().V1().EndpointSlices().Informer(), nodes.Core().V1().Nodes().Informer()} {
+		if _, err := inf.AddEventHandler(kick); err != nil {
+			slog.Warn("the kube-dns Service watch", "err", err)
+			return
+		}
+	}
+	for _, f := range []informers.SharedInformerFactory{svcs, slices, nodes} {
+		f.Start(ctx.Done())
+	}
+	for {
+		key, quit := queue.Get()
+		if quit {
+			return
+		}
+		if err := bootstrapDNSService(ctx, client, ip, addr, nodeName); err != nil && ctx.Err() == nil {
+			slog.Warn("the kube-dns Service and this node's endpoint", "err", err)
+			queue.AddRateLimited(key)
+		} else {
+			queue.Forget(key)
+		}
+		queue.Done(key)
+	}
 }

@@ -261,6 +261,18 @@ spec:
 			})
 		}
 	})
+	t.Run("EndpointSliceRestored", func(t *testing.T) {
+		// The node's kube-dns EndpointSlice, deleted by hand, is brought back (the server watches it).
+		sel := "endpointslice.kubernetes.io/managed-by=skiff-server"
+		name := kubectl(t, c, "get", "endpointslices", "-n", "kube-system", "-l", sel, "-o", "jsonpath={.items[0].metadata.name}")
+		kubectl(t, c, "delete", "endpointslice", "-n", "kube-system", name)
+		eventually(t, 30*time.Second, func() error {
+			if _, err := c.Client.DiscoveryV1().EndpointSlices("kube-system").Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return err
+			}
+			return nil
+		})
+	})
 }
 
 // startPodTestUpstream runs the upstream resolver the cluster DNS forwards to, on loopback: upstream.example

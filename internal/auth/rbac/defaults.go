@@ -210,7 +210,7 @@ func baseClusterRoles() []rbacv1.ClusterRole {
 		clusterRole("system:skiff:overlay", nil, rules(verbs("get", "list", "watch", "patch").on("").res("nodes"))),
 		// The DNS endpoints writer reads its Node (the owner of the node's kube-dns EndpointSlice); the rest of
 		// its rights are a kube-system Role of the same name.
-		clusterRole("system:skiff:dns-endpoints", nil, rules(verbs("get").on("").res("nodes"))),
+		clusterRole("system:skiff:dns-endpoints", nil, rules(verbs("get", "list", "watch").on("").res("nodes"))),
 		clusterRole("system:kubelet-api-admin", nil, rules(
 			verbs(read...).on("").res("nodes"),
 			verbs("proxy").on("").res("nodes"),
@@ -296,8 +296,8 @@ func DefaultRoles() []rbacv1.Role {
 		role(metav1.NamespaceSystem, "system:controller:token-cleaner",
 			rules(verbs("delete", "get", "list", "watch").on("").res("secrets"), eventsRW)),
 		role(metav1.NamespaceSystem, "system:skiff:dns-endpoints", rules(
-			verbs("get", "create").on("").res("services"),
-			verbs("get", "create", "update").on("discovery.k8s.io").res("endpointslices"))),
+			verbs("get", "list", "watch", "create").on("").res("services"),
+			verbs("get", "list", "watch", "create", "update").on("discovery.k8s.io").res("endpointslices"))),
 	}
 }
 
