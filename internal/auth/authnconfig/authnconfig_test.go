@@ -1,8 +1,13 @@
 package authnconfig
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"skiff/internal/auth/oidc"
+	"skiff/internal/auth/oidc/oidctest"
 )
 
 const valid = `apiVersion: apiserver.config.k8s.io/v1
@@ -220,4 +225,69 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		_, _ = Parse(in)
 	})
+}
+
+// TestCELWithIssuer: a configuration file with expressions, loaded and run against the loopback issuer.
+func TestCELWithIssuer(t *testing.T) {
+	iss := oidctest.Start(t)
+	ca := strings.ReplaceAll(strings.TrimSpace(string(iss.CAPEM())), "\n", "\n      ")
+	c, err := Parse([]byte(`apiVersion: apiserver.config.k8s.io/v1beta1
+kind: AuthenticationConfiguration
+jwt:
+- issuer:
+    url: ` + iss.URL + `
+    audiences: [skiff]
+    certificateAuthority: |
+      ` + ca + `
+  claimValidationRules:
+  - expression: "claims.?email_verified.orValue(true) == true"
+    message: email must be verified
+  - expression: "'dev' in claims.groups"
+    message: only developers
+  claimMappings:
+    username: {expression: "claims.email.split('@')[0] + ':' + claims.sub"}
+    groups: {claim: groups, prefix: "oidc:"}
+    extra:
+    - key: example.com/tenant
+      valueExpression: "claims.tenant"
+  userValidationRules:
+  - expression: "!user.username.startsWith('root:')"
+    message: no root
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := oidc.New(ctx, c.JWT[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500 && !a.Ready(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	claims := func(extra map[string]any) map[string]any {
+		m := map[string]any{"iss": iss.URL, "aud": "skiff", "sub": "1234", "email": "alice@example.com", "email_verified": true,
+			"groups": []string{"dev"}, "tenant": "blue", "exp": time.Now().Add(time.Hour).Unix()}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	u, ok, err := a.AuthenticateToken(ctx, iss.Sign(t, claims(nil)))
+	if !ok || err != nil || u.Name != "alice:1234" || strings.Join(u.Groups, ",") != "oidc:dev" || u.Extra["example.com/tenant"][0] != "blue" {
+		t.Fatalf("ok=%v err=%v user=%+v", ok, err, u)
+	}
+	for _, tc := range []struct {
+		claims map[string]any
+		want   string
+	}{
+		{map[string]any{"email_verified": false}, "email must be verified"},
+		{map[string]any{"groups": []string{"ops"}}, "only developers"},
+		{map[string]any{"email": "root@example.com"}, "no root"},
+	} {
+		if _, ok, err := a.AuthenticateToken(ctx, iss.Sign(t, claims(tc.claims))); ok || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: ok=%v err=%v, want a refusal mentioning %q", tc.claims, ok, err, tc.want)
+		}
+	}
 }
