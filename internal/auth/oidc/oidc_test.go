@@ -440,3 +440,40 @@ func TestCELClaimTypes(t *testing.T) {
 		t.Fatalf("ok=%v err=%v", ok, err)
 	}
 }
+
+// BenchmarkAuthenticateTokenCEL is BenchmarkAuthenticateToken with CEL: a username, groups and extra
+// expression, a claim validation rule and a user validation rule.
+func BenchmarkAuthenticateTokenCEL(b *testing.B) {
+	iss := oidctest.Start(b)
+	compile := func(src string, kind ResultKind) *Expression {
+		e, err := CompileClaims(src, kind)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return e
+	}
+	user, err := CompileUser(`!user.username.startsWith("system:")`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{IssuerURL: iss.URL, Audiences: []string{"skiff"}, CAPEM: iss.CAPEM(),
+		UsernameExpression:   compile(`"oidc:" + claims.sub`, ResultString),
+		GroupsExpression:     compile(`claims.groups.map(g, "oidc:" + g)`, ResultStrings),
+		Extra:                []ExtraMapping{{Key: "example.com/tenant", Value: compile(`claims.tenant`, ResultStrings)}},
+		ClaimValidationRules: []*Expression{compile(`claims.tenant == "blue"`, ResultBool)},
+		UserValidationRules:  []*Expression{user}}
+	a, err := newAuthenticator(b.Context(), opts, time.Now, time.Minute, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for !a.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	token := iss.Sign(b, claimsFor(iss, time.Now(), map[string]any{"groups": []string{"a", "b"}, "tenant": "blue"}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := a.AuthenticateToken(context.Background(), token); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
