@@ -9,7 +9,7 @@ import (
 // addAuthenticationFlags registers upstream kube-apiserver's authentication flags.
 func addAuthenticationFlags(f *pflag.FlagSet, c *server.AuthenticationConfig) {
 	f.BoolVar(&c.AnonymousAuth, "anonymous-auth", true, "requests without credentials are system:anonymous (group system:unauthenticated) and left to authorization; false: they get 401")
-	f.StringVar(&c.ConfigFile, "authentication-config", "", "AuthenticationConfiguration file (apiserver.config.k8s.io/v1): JWT issuers with claim mappings and the anonymous section (no CEL); exclusive with --oidc-*")
+	f.StringVar(&c.ConfigFile, "authentication-config", "", "AuthenticationConfiguration file (apiserver.config.k8s.io/v1): JWT issuers with claim mappings, CEL rules and mappings, and the anonymous section; exclusive with --oidc-*")
 	f.StringVar(&c.TokenAuthFile, "token-auth-file", "", "static bearer tokens: a CSV file of token,user,uid,\"group1,group2\" lines, read at start")
 	f.BoolVar(&c.BootstrapTokenAuth, "enable-bootstrap-token-auth", true, "accept bootstrap tokens (<id>.<secret>, kube-system Secrets bootstrap-token-<id> of type bootstrap.kubernetes.io/token) as bearer tokens")
 	f.StringVar(&c.OIDC.IssuerURL, "oidc-issuer-url", "", "URL of the OpenID Connect issuer (https); its ID tokens are accepted as bearer tokens (with --oidc-client-id)")

@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,10 +172,12 @@ func TestAuthnAnonymousDisabled(t *testing.T) {
 }
 
 // TestAuthnConfigFile: --authentication-config (AuthenticationConfiguration v1) with a JWT issuer mapping the
-// email claim without prefix, a required claim, and anonymous access limited to /livez.
+// email claim without prefix, a required claim, and anonymous access limited to /livez; a second issuer maps
+// with CEL (username, groups and extra expressions, a claim validation rule, a user validation rule).
 func TestAuthnConfigFile(t *testing.T) {
-	iss := oidctest.Start(t)
+	iss, cel := oidctest.Start(t), oidctest.Start(t)
 	ca := strings.ReplaceAll(strings.TrimSpace(string(iss.CAPEM())), "\n", "\n      ")
+	celCA := strings.ReplaceAll(strings.TrimSpace(string(cel.CAPEM())), "\n", "\n      ")
 	file := filepath.Join(t.TempDir(), "authn.yaml")
 	writeFile(t, file, `apiVersion: apiserver.config.k8s.io/v1
 kind: AuthenticationConfiguration
@@ -191,6 +195,23 @@ jwt:
     username: {claim: email, prefix: ""}
     groups: {claim: groups, prefix: ""}
     uid: {claim: sub}
+- issuer:
+    url: `+cel.URL+`
+    audiences: [skiff]
+    certificateAuthority: |
+      `+celCA+`
+  claimValidationRules:
+  - expression: "claims.?tenant.orValue('') == 'green'"
+    message: tenant must be green
+  claimMappings:
+    username: {expression: "'cel:' + claims.preferred_username"}
+    groups: {expression: "claims.roles.map(r, 'role:' + r)"}
+    extra:
+    - key: example.com/tenant
+      valueExpression: claims.tenant
+  userValidationRules:
+  - expression: "!user.username.startsWith('cel:system')"
+    message: reserved name
 anonymous:
   enabled: true
   conditions:
@@ -212,6 +233,28 @@ anonymous:
 	if err != nil || !strings.Contains(out, "namespace/default") {
 		t.Fatalf("kubectl as a system:masters member: err=%v\n%s%s", err, out, errOut)
 	}
+	// The CEL issuer: kubectl auth whoami shows the mapped name, groups and extra.
+	bob := map[string]any{"iss": cel.URL, "aud": "skiff", "sub": "b1", "preferred_username": "bob", "tenant": "green",
+		"roles": []string{"dev"}, "exp": time.Now().Add(time.Hour).Unix()}
+	var review authenticationv1.SelfSubjectReview
+	eventually(t, 30*time.Second, func() error {
+		out, errOut, err := tokenKubectl(t, c, cel.Sign(t, bob), "auth", "whoami", "-o", "json")
+		if err != nil {
+			return fmt.Errorf("kubectl auth whoami: %v\n%s%s", err, out, errOut)
+		}
+		return json.Unmarshal([]byte(out), &review)
+	})
+	ui := review.Status.UserInfo
+	if ui.Username != "cel:bob" || !slices.Contains(ui.Groups, "role:dev") || !slices.Contains(ui.Groups, "system:authenticated") ||
+		strings.Join(ui.Extra["example.com/tenant"], ",") != "green" {
+		t.Fatalf("whoami with the CEL issuer: %+v", ui)
+	}
+	bob["tenant"] = "red" // the claim validation rule refuses
+	expectStatus(t, c, cel.Sign(t, bob), "/api/v1/namespaces/default/pods", 401, "Unauthorized")
+	bob["tenant"], bob["preferred_username"] = "green", "system:admin" // the user validation rule refuses
+	expectStatus(t, c, cel.Sign(t, bob), "/api/v1/namespaces/default/pods", 401, "Unauthorized")
+	delete(bob, "preferred_username") // the username expression fails to run
+	expectStatus(t, c, cel.Sign(t, bob), "/api/v1/namespaces/default/pods", 401, "Unauthorized")
 	// Anonymous only where the conditions allow.
 	expectStatus(t, c, "", "/livez", 200, "ok")
 	expectStatus(t, c, "", "/healthz", 401, "Unauthorized")

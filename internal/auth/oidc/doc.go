@@ -6,7 +6,9 @@
 //	request: Bearer JWT ─ iss is ours? ─no─▶ not mine (next authenticator)
 //	                       │yes
 //	         signature (allowed algs, key by kid; unknown kid ⇒ JWKS refetched, at most once per interval)
-//	         ─▶ iss, aud ∋ client-id, exp, nbf ─▶ required claims ─▶ username claim (+prefix), groups claim (+prefix)
+//	         ─▶ iss, aud ∋ client-id, exp, nbf ─▶ required claims ─▶ username, groups, uid (claim + prefix, or
+//	         CEL expression over claims), extra (CEL) ─▶ claim validation rules (CEL) ─▶ user validation rules
+//	         (CEL over the mapped user); the expressions are compiled by the caller (authnconfig) at start
 //
 // Glossary: issuer = the provider's URL, also the token's iss claim; JWKS = the provider's public keys; kid =
 // the key id in a token's header, naming the JWKS key that signed it.

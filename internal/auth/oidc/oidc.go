@@ -260,49 +260,150 @@ func (a *Authenticator) checkStandard(c claims) error {
 	return nil
 }
 
-// user maps the claims to a user as upstream: username claim (email only when verified), prefixes.
+// usesCEL says whether any expression reads the claims variable.
+func (a *Authenticator) usesCEL() bool {
+	o := a.opts
+	return o.UsernameExpression != nil || o.GroupsExpression != nil || o.UIDExpression != nil || len(o.Extra) > 0 ||
+		len(o.ClaimValidationRules) > 0
+}
+
+// user maps the claims to a user as upstream, in its order: username (claim: email only when verified, prefix;
+// or expression: a non-empty string), groups, uid, extra; then the claim validation rules and the user
+// validation rules. Expressions failing to run refuse the token.
 func (a *Authenticator) user(c claims) (*auth.User, error) {
-	name, ok, err := c.string(a.opts.UsernameClaim)
-	if err != nil {
+	var vars map[string]any
+	if a.usesCEL() {
+		cc, err := celClaims(c)
+		if err != nil {
+			return nil, err
+		}
+		vars = map[string]any{"claims": cc}
+	}
+	u := &auth.User{}
+	var err error
+	if u.Name, err = a.username(c, vars); err != nil {
 		return nil, err
 	}
+	if u.Groups, err = a.groups(c, vars); err != nil {
+		return nil, err
+	}
+	if u.UID, err = a.uid(c, vars); err != nil {
+		return nil, err
+	}
+	for _, m := range a.opts.Extra {
+		values, err := m.Value.evalStrings(vars)
+		if err != nil {
+			return nil, fmt.Errorf("oidc: error evaluating extra claim expression: %s: %w", m.Value.Source, err)
+		}
+		if len(values) > 0 {
+			if u.Extra == nil {
+				u.Extra = map[string][]string{}
+			}
+			u.Extra[m.Key] = values
+		}
+	}
+	for _, r := range a.opts.ClaimValidationRules {
+		if err := r.evalRule(vars); err != nil {
+			return nil, fmt.Errorf("oidc: error evaluating claim validation expression: %w", err)
+		}
+	}
+	if len(a.opts.UserValidationRules) > 0 {
+		info := UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
+		if info.Groups == nil {
+			info.Groups = []string{}
+		}
+		if info.Extra == nil {
+			info.Extra = map[string][]string{}
+		}
+		uvars := map[string]any{"user": info}
+		for _, r := range a.opts.UserValidationRules {
+			if err := r.evalRule(uvars); err != nil {
+				return nil, fmt.Errorf("oidc: error evaluating user info validation rule: %w", err)
+			}
+		}
+	}
+	// As upstream, the token's jti identifies the credential (audit logs show it).
+	if jti, _, err := c.string("jti"); err == nil && jti != "" {
+		if u.Extra == nil {
+			u.Extra = map[string][]string{}
+		}
+		u.Extra[CredentialIDKey] = []string{"JTI=" + jti}
+	}
+	return u, nil
+}
+
+func (a *Authenticator) username(c claims, vars map[string]any) (string, error) {
+	if e := a.opts.UsernameExpression; e != nil {
+		name, err := e.evalString(vars)
+		if err != nil {
+			return "", fmt.Errorf("oidc: error evaluating username claim expression: %w", err)
+		}
+		if name == "" {
+			return "", errors.New("oidc: empty username via CEL expression is not allowed")
+		}
+		return name, nil
+	}
+	name, ok, err := c.string(a.opts.UsernameClaim)
+	if err != nil {
+		return "", err
+	}
 	if !ok || name == "" {
-		return nil, fmt.Errorf("oidc: parse username claims %q: claim not present", a.opts.UsernameClaim)
+		return "", fmt.Errorf("oidc: parse username claims %q: claim not present", a.opts.UsernameClaim)
 	}
 	if a.opts.UsernameClaim == "email" {
 		if raw, ok := c["email_verified"]; ok {
 			var verified bool
 			if err := json.Unmarshal(raw, &verified); err != nil {
-				return nil, fmt.Errorf("oidc: parse 'email_verified' claim: %w", err)
+				return "", fmt.Errorf("oidc: parse 'email_verified' claim: %w", err)
 			}
 			if !verified {
-				return nil, fmt.Errorf("oidc: email not verified")
+				return "", fmt.Errorf("oidc: email not verified")
 			}
 		}
 	}
-	u := &auth.User{Name: a.opts.UsernamePrefix + name}
-	if a.opts.UIDClaim != "" {
-		uid, ok, err := c.string(a.opts.UIDClaim)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("oidc: parse uid claim %q: claim not present", a.opts.UIDClaim)
-		}
-		u.UID = uid
-	}
-	// As upstream, the token's jti identifies the credential (audit logs show it).
-	if jti, _, err := c.string("jti"); err == nil && jti != "" {
-		u.Extra = map[string][]string{CredentialIDKey: {"JTI=" + jti}}
-	}
+	return a.opts.UsernamePrefix + name, nil
+}
+
+// groups: the claim (a string or a list; absent means none), else the expression.
+func (a *Authenticator) groups(c claims, vars map[string]any) ([]string, error) {
 	if a.opts.GroupsClaim != "" {
 		groups, _, err := c.strings(a.opts.GroupsClaim)
 		if err != nil {
 			return nil, err
 		}
+		var out []string
 		for _, g := range groups {
-			u.Groups = append(u.Groups, a.opts.GroupsPrefix+g)
+			out = append(out, a.opts.GroupsPrefix+g)
 		}
+		return out, nil
 	}
-	return u, nil
+	if e := a.opts.GroupsExpression; e != nil {
+		groups, err := e.evalStrings(vars)
+		if err != nil {
+			return nil, fmt.Errorf("oidc: error evaluating group claim expression: %w", err)
+		}
+		return groups, nil
+	}
+	return nil, nil
+}
+
+func (a *Authenticator) uid(c claims, vars map[string]any) (string, error) {
+	if a.opts.UIDClaim != "" {
+		uid, ok, err := c.string(a.opts.UIDClaim)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", fmt.Errorf("oidc: parse uid claim %q: claim not present", a.opts.UIDClaim)
+		}
+		return uid, nil
+	}
+	if e := a.opts.UIDExpression; e != nil {
+		uid, err := e.evalString(vars)
+		if err != nil {
+			return "", fmt.Errorf("oidc: error evaluating uid claim expression: %w", err)
+		}
+		return uid, nil
+	}
+	return "", nil
 }

@@ -322,3 +322,158 @@ func FuzzAuthenticateToken(f *testing.F) {
 		_, _, _ = a.AuthenticateToken(context.Background(), token)
 	})
 }
+
+func mustClaims(t *testing.T, src string, kind ResultKind, message string) *Expression {
+	t.Helper()
+	e, err := CompileClaims(src, kind)
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	e.Message = message
+	return e
+}
+
+func mustUser(t *testing.T, src, message string) *Expression {
+	t.Helper()
+	e, err := CompileUser(src)
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	e.Message = message
+	return e
+}
+
+// TestCELMappings: username, groups, uid and extra from expressions, claim and user validation rules, with the
+// loopback issuer.
+func TestCELMappings(t *testing.T) {
+	iss := oidctest.Start(t)
+	clk := &clock{t: time.Now()}
+	now := clk.now()
+	opts := Options{IssuerURL: iss.URL, Audiences: []string{"skiff"}, CAPEM: iss.CAPEM(),
+		UsernameExpression: mustClaims(t, `claims.?email_verified.orValue(true) == true ? "oidc:" + claims.email : ""`, ResultString, ""),
+		GroupsExpression:   mustClaims(t, `has(claims.roles) ? claims.roles.map(r, "role:" + r) : dyn(null)`, ResultStrings, ""),
+		UIDExpression:      mustClaims(t, `claims.?uid.orValue(string(claims.num))`, ResultString, ""),
+		Extra: []ExtraMapping{
+			{Key: "example.com/tenant", Value: mustClaims(t, `claims.?tenant.orValue("")`, ResultStrings, "")},
+			{Key: "example.com/scopes", Value: mustClaims(t, `claims.scp.split(" ")`, ResultStrings, "")},
+			{Key: "example.com/nested", Value: mustClaims(t, `claims.org.unit`, ResultStrings, "")},
+		},
+		ClaimValidationRules: []*Expression{mustClaims(t, `claims.num > 10`, ResultBool, "num must be above 10")},
+		UserValidationRules: []*Expression{
+			mustUser(t, `!user.username.startsWith("oidc:system:")`, "no system names"),
+			mustUser(t, `!("role:banned" in user.groups)`, "banned"),
+			mustUser(t, `!("example.com/tenant" in user.extra) || user.extra["example.com/tenant"][0] != "evil"`, "evil tenant"),
+		},
+	}
+	a := startOptions(t, opts, clk)
+	base := map[string]any{"email": "alice@example.com", "email_verified": true, "roles": []string{"dev", "ops"}, "num": 42,
+		"scp": "read write  ", "org": map[string]any{"unit": []any{"u1", ""}}, "tenant": "blue", "jti": "j1"}
+	with := func(changes map[string]any) map[string]any {
+		c := map[string]any{}
+		for k, v := range base {
+			c[k] = v
+		}
+		for k, v := range changes {
+			c[k] = v
+		}
+		return claimsFor(iss, now, c)
+	}
+	u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, with(nil)))
+	if !ok || err != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	if u.Name != "oidc:alice@example.com" || u.UID != "42" || strings.Join(u.Groups, ",") != "role:dev,role:ops" ||
+		strings.Join(u.Extra["example.com/tenant"], ",") != "blue" || strings.Join(u.Extra["example.com/scopes"], ",") != "read,write" ||
+		strings.Join(u.Extra["example.com/nested"], ",") != "u1" || u.Extra[CredentialIDKey][0] != "JTI=j1" {
+		t.Fatalf("user %+v", u)
+	}
+	// No roles claim: null groups; empty tenant: no extra key.
+	u, ok, err = a.AuthenticateToken(context.Background(), iss.Sign(t, with(map[string]any{"roles": nil, "tenant": ""})))
+	if !ok || err != nil || len(u.Groups) != 0 {
+		t.Fatalf("without roles: ok=%v err=%v user=%+v", ok, err, u)
+	}
+	if _, has := u.Extra["example.com/tenant"]; has {
+		t.Fatalf("empty extra value kept: %+v", u.Extra)
+	}
+	for name, tc := range map[string]struct {
+		changes map[string]any
+		errLike string
+	}{
+		"claim rule false":              {map[string]any{"num": 3}, "validation expression 'claims.num > 10' failed: num must be above 10"},
+		"claim rule on a missing claim": {map[string]any{"num": nil}, "no such key"},
+		"username empty":                {map[string]any{"email_verified": false}, "empty username via CEL expression is not allowed"},
+		"username fails to run":         {map[string]any{"email": 7}, "error evaluating username claim expression: no such overload"},
+		"uid not a string":              {map[string]any{"uid": 7}, "error evaluating uid claim expression: expression must return a string, got int"},
+		"groups not strings":            {map[string]any{"roles": "dev"}, "error evaluating group claim expression"},
+		"extra not strings":             {map[string]any{"tenant": 5}, "must return a string or a list of strings"},
+		"extra list with a number":      {map[string]any{"org": map[string]any{"unit": []any{"a", 1}}}, "must return a string or a list of strings"},
+		"user rule on username":         {map[string]any{"email": "system:x"}, "validation expression '!user.username.startsWith(\"oidc:system:\")' failed: no system names"},
+		"user rule on groups":           {map[string]any{"roles": []string{"banned"}}, "failed: banned"},
+		"user rule on extra":            {map[string]any{"tenant": "evil"}, "failed: evil tenant"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, with(tc.changes)))
+			if ok || err == nil || !strings.Contains(err.Error(), tc.errLike) {
+				t.Fatalf("ok=%v err=%v user=%+v, want a refusal mentioning %q", ok, err, u, tc.errLike)
+			}
+		})
+	}
+}
+
+// TestCELClaimTypes: JSON numbers are ints when integral, doubles otherwise; nested objects and lists are
+// reachable.
+func TestCELClaimTypes(t *testing.T) {
+	iss := oidctest.Start(t)
+	clk := &clock{t: time.Now()}
+	opts := Options{IssuerURL: iss.URL, Audiences: []string{"skiff"}, CAPEM: iss.CAPEM(), UsernameClaim: "sub"}
+	if _, err := CompileClaims(`claims.b`, ResultBool); err == nil {
+		t.Fatal("a dyn rule compiled; upstream wants it typed bool")
+	}
+	for _, src := range []string{`type(claims.i) == int && claims.i == 3`, `type(claims.f) == double && claims.f > 1.0`,
+		`claims.obj.list[1].name == "b"`, `claims.b == true`} {
+		opts.ClaimValidationRules = append(opts.ClaimValidationRules, mustClaims(t, src, ResultBool, ""))
+	}
+	a := startOptions(t, opts, clk)
+	token := iss.Sign(t, claimsFor(iss, clk.now(), map[string]any{"i": 3, "f": 1.5, "b": true,
+		"obj": map[string]any{"list": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}}}))
+	if u, ok, err := a.AuthenticateToken(context.Background(), token); !ok || err != nil || u.Name != "alice" {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+}
+
+// BenchmarkAuthenticateTokenCEL is BenchmarkAuthenticateToken with CEL: a username, groups and extra
+// expression, a claim validation rule and a user validation rule.
+func BenchmarkAuthenticateTokenCEL(b *testing.B) {
+	iss := oidctest.Start(b)
+	compile := func(src string, kind ResultKind) *Expression {
+		e, err := CompileClaims(src, kind)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return e
+	}
+	user, err := CompileUser(`!user.username.startsWith("system:")`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{IssuerURL: iss.URL, Audiences: []string{"skiff"}, CAPEM: iss.CAPEM(),
+		UsernameExpression:   compile(`"oidc:" + claims.sub`, ResultString),
+		GroupsExpression:     compile(`claims.groups.map(g, "oidc:" + g)`, ResultStrings),
+		Extra:                []ExtraMapping{{Key: "example.com/tenant", Value: compile(`claims.tenant`, ResultStrings)}},
+		ClaimValidationRules: []*Expression{compile(`claims.tenant == "blue"`, ResultBool)},
+		UserValidationRules:  []*Expression{user}}
+	a, err := newAuthenticator(b.Context(), opts, time.Now, time.Minute, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for !a.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	token := iss.Sign(b, claimsFor(iss, time.Now(), map[string]any{"groups": []string{"a", "b"}, "tenant": "blue"}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := a.AuthenticateToken(context.Background(), token); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -20,17 +20,34 @@ type Options struct {
 	Audiences []string
 	// CAPEM verifies the issuer's serving certificate (default: the system roots).
 	CAPEM []byte
-	// UsernameClaim is the claim used as user name, UsernamePrefix is put before it.
-	UsernameClaim  string
-	UsernamePrefix string
-	GroupsClaim    string
-	GroupsPrefix   string
-	// UIDClaim, when set, is the claim used as the user's UID.
-	UIDClaim string
+	// UsernameClaim is the claim used as user name, UsernamePrefix is put before it. UsernameExpression
+	// (CEL over claims) is the alternative: exactly one of the two is set.
+	UsernameClaim      string
+	UsernamePrefix     string
+	UsernameExpression *Expression
+	// GroupsClaim (with GroupsPrefix) or GroupsExpression, or neither.
+	GroupsClaim      string
+	GroupsPrefix     string
+	GroupsExpression *Expression
+	// UIDClaim or UIDExpression, when set, give the user's UID.
+	UIDClaim      string
+	UIDExpression *Expression
+	// Extra maps CEL expressions to user extra keys.
+	Extra []ExtraMapping
 	// RequiredClaims must be present in the token with exactly these values.
 	RequiredClaims map[string]string
+	// ClaimValidationRules (CEL over claims) must all hold; UserValidationRules (CEL over the mapped user)
+	// too. Each rule's Message says why it refused.
+	ClaimValidationRules []*Expression
+	UserValidationRules  []*Expression
 	// SigningAlgs are the accepted JOSE signature algorithms (default: all asymmetric ones).
 	SigningAlgs []string
+}
+
+// ExtraMapping is one claimMappings.extra entry: Value yields the values of user extra Key.
+type ExtraMapping struct {
+	Key   string
+	Value *Expression
 }
 
 // Flags are upstream's --oidc-* flags.
@@ -97,8 +114,8 @@ func (o Options) validate() (Options, error) {
 	if len(o.Audiences) == 0 {
 		return o, fmt.Errorf("oidc: issuer %q: at least one audience (client ID) is required", o.IssuerURL)
 	}
-	if o.UsernameClaim == "" {
-		return o, fmt.Errorf("oidc: issuer %q: a username claim is required", o.IssuerURL)
+	if (o.UsernameClaim == "") == (o.UsernameExpression == nil) {
+		return o, fmt.Errorf("oidc: issuer %q: exactly one of a username claim and a username expression is required", o.IssuerURL)
 	}
 	if len(o.SigningAlgs) == 0 {
 		o.SigningAlgs = supportedAlgs
