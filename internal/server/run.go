@@ -126,6 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, nodeAuthz, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	webhooks := webhook.New()
+	webhooks.Authorizer = authz
 	// ValidatingAdmissionPolicy: its CEL authorizer variable asks the same authorizer chain.
 	vap := policy.NewValidating(authz)
 	var pcLister admission.PriorityClassLister

@@ -63,16 +63,30 @@ func options() []cel.EnvOption {
 		cel.Variable(Object, cel.DynType),
 		cel.Variable(OldObject, cel.DynType),
 		cel.Variable(Request, cel.DynType),
-		cel.Variable(Params, cel.DynType),
-		cel.Variable(NamespaceObject, cel.DynType),
 		cel.Variable(Authorizer, AuthorizerType),
 		cel.Variable(RequestResource, ResourceCheckType),
 	}
 }
 
-// Base is the environment without spec.variables.
+var (
+	webhookOnce sync.Once
+	webhook     *cel.Env
+	webhookErr  error
+)
+
+// Webhook is the environment of webhook matchConditions: object, oldObject, request, authorizer (no params,
+// namespaceObject or variables, as upstream).
+func Webhook() (*cel.Env, error) {
+	webhookOnce.Do(func() { webhook, webhookErr = cel.NewEnv(options()...) })
+	return webhook, webhookErr
+}
+
+// Base is the environment of admission policies without spec.variables: the webhook one plus params and
+// namespaceObject.
 func Base() (*cel.Env, error) {
-	baseOnce.Do(func() { base, baseErr = cel.NewEnv(options()...) })
+	baseOnce.Do(func() {
+		base, baseErr = cel.NewEnv(append(options(), cel.Variable(Params, cel.DynType), cel.Variable(NamespaceObject, cel.DynType))...)
+	})
 	return base, baseErr
 }
 
