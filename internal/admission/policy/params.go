@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -149,11 +150,22 @@ func (p *Params) Collect(kind *admissionregv1.ParamKind, ref *admissionregv1.Par
 		} else {
 			objs = pi.inf.GetStore().List()
 		}
+		var picked []*unstructured.Unstructured
 		for _, o := range objs {
 			u := o.(*unstructured.Unstructured)
 			if sel.Matches(labels.Set(u.GetLabels())) {
-				params = append(params, u.UnstructuredContent())
+				picked = append(picked, u)
 			}
+		}
+		// In a stable order (namespace, name), so the first denial reported does not vary.
+		sort.Slice(picked, func(i, j int) bool {
+			if picked[i].GetNamespace() != picked[j].GetNamespace() {
+				return picked[i].GetNamespace() < picked[j].GetNamespace()
+			}
+			return picked[i].GetName() < picked[j].GetName()
+		})
+		for _, u := range picked {
+			params = append(params, u.UnstructuredContent())
 		}
 	default:
 		return nil, errors.New("one of name or selector must be provided")

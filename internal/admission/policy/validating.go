@@ -75,6 +75,16 @@ func (p *Validating) start(ctx context.Context, client kubernetes.Interface, dyn
 	_, _ = ar.ValidatingAdmissionPolicies().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { st.enqueue(o) },
 		UpdateFunc: func(_, o any) { st.enqueue(o) },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if pol, ok := o.(*admissionregv1.ValidatingAdmissionPolicy); ok {
+				p.mu.Lock()
+				delete(p.compiled, pol.Name)
+				p.mu.Unlock()
+			}
+		},
 	})
 	go st.run(ctx)
 	f.Start(ctx.Done())
