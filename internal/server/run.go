@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/admission"
+	"skiff/internal/admission/policy"
 	"skiff/internal/admission/webhook"
 	"skiff/internal/apiserver"
 	"skiff/internal/apiserver/openapi"
@@ -125,6 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 	authz := auth.AuthorizerChain{auth.PublicInfo{}, auth.Masters{}, nodeAuthz, rbacAuthz}
 	var nsGetter admission.NamespaceGetter
 	webhooks := webhook.New()
+	webhooks.Authorizer = authz
+	// ValidatingAdmissionPolicy: its CEL authorizer variable asks the same authorizer chain.
+	vap := policy.NewValidating(authz)
 	var pcLister admission.PriorityClassLister
 	podSecurity, podLister, err := podSecurityAdmission(cfg, func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		return nsGetter(ctx, name)
@@ -155,7 +159,9 @@ func Run(ctx context.Context, cfg Config) error {
 				Node: func(ctx context.Context, name string) (*corev1.Node, error) { return saAuthn.Get.Node(ctx, name) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 			podSecurity,
-			// MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as upstream's default order.
+			// ValidatingAdmissionPolicy, then MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as
+			// upstream's default order (the policy plugin only validates: it runs before the validating webhooks).
+			vap,
 			webhooks,
 			// Last, as upstream: it charges the quota, so everything that may refuse the write has spoken.
 			admission.ResourceQuota{
@@ -225,6 +231,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Webhook configurations are watched before the first writes, which wait (bounded) for them.
 	if err := startWebhooks(runCtx, loopback, webhooks); err != nil {
+		return err
+	}
+	if err := startPolicies(runCtx, loopback, vap); err != nil {
 		return err
 	}
 	if err := bootstrap(ctx, client); err != nil {

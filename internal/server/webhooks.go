@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"skiff/internal/admission/policy"
 	"skiff/internal/admission/webhook"
 )
 
@@ -17,5 +19,21 @@ func startWebhooks(ctx context.Context, loopback *rest.Config, p *webhook.Plugin
 		return err
 	}
 	p.Start(ctx, client)
+	return nil
+}
+
+// startPolicies starts the ValidatingAdmissionPolicy plugin's informers (policies, bindings, namespaces;
+// param kinds on demand through a dynamic client).
+func startPolicies(ctx context.Context, loopback *rest.Config, p *policy.Validating) error {
+	cfg := withAgent(loopback, "skiff-admission-policy", 50)
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	p.Start(ctx, client, dyn)
 	return nil
 }

@@ -1,7 +1,7 @@
 package webhook
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"sync"
 
@@ -9,27 +9,17 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"skiff/internal/admission"
+	"skiff/internal/admission/celenv"
+	"skiff/internal/auth"
 )
 
-// matchConditions are CEL expressions over object, oldObject and request (the AdmissionRequest), as upstream;
-// the authorizer variable is not offered, so expressions using it fail to compile (an evaluation error).
-var (
-	celEnvOnce sync.Once
-	celEnv     *cel.Env
-	celEnvErr  error
-	programs   sync.Map // expression -> cel.Program or error
-)
-
-func env() (*cel.Env, error) {
-	celEnvOnce.Do(func() {
-		celEnv, celEnvErr = cel.NewEnv(cel.Variable("object", cel.DynType), cel.Variable("oldObject", cel.DynType),
-			cel.Variable("request", cel.DynType))
-	})
-	return celEnv, celEnvErr
-}
+// matchConditions are CEL expressions over object, oldObject, request (the AdmissionRequest) and authorizer,
+// as upstream, in the environment admission policies share (internal/admission/celenv).
+var programs sync.Map // expression -> cel.Program or error
 
 func program(expr string) (cel.Program, error) {
 	if v, ok := programs.Load(expr); ok {
@@ -38,19 +28,11 @@ func program(expr string) (cel.Program, error) {
 		}
 		return v.(cel.Program), nil
 	}
-	e, err := env()
+	e, err := celenv.Webhook()
 	if err != nil {
 		return nil, err
 	}
-	ast, iss := e.Compile(expr)
-	var prg cel.Program
-	if iss != nil && iss.Err() != nil {
-		err = fmt.Errorf("compilation failed: %v", iss.Err())
-	} else if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
-		err = fmt.Errorf("must evaluate to bool")
-	} else {
-		prg, err = e.Program(ast)
-	}
+	prg, err := celenv.Compile(e, expr, celenv.Bool, false)
 	if err != nil {
 		programs.Store(expr, err)
 		return nil, err
@@ -61,8 +43,16 @@ func program(expr string) (cel.Program, error) {
 
 // evalConditions: false when any condition is false (even if others failed, as upstream); an error when none
 // is false but one could not be evaluated.
-func evalConditions(conds []admissionregv1.MatchCondition, a *admission.Attributes) (bool, error) {
-	vars := map[string]any{"object": nil, "oldObject": nil, "request": nil}
+func evalConditions(ctx context.Context, conds []admissionregv1.MatchCondition, a *admission.Attributes, authz auth.Authorizer) (bool, error) {
+	az := &celenv.Authz{Ctx: ctx, Authorizer: authz, User: a.User}
+	name := a.Name
+	if name == "" && a.Object != nil {
+		if acc, err := meta.Accessor(a.Object); err == nil {
+			name = acc.GetName()
+		}
+	}
+	vars := map[string]any{"object": nil, "oldObject": nil, "request": nil, celenv.Authorizer: celenv.AuthorizerVal(az),
+		celenv.RequestResource: celenv.RequestResourceVal(az, a.Resource.Group, a.Resource.Version, a.Resource.Resource, a.Subresource, a.Namespace, name)}
 	if a.Object != nil {
 		vars["object"] = toMap(a.Object, a)
 	}
@@ -102,17 +92,11 @@ func toMap(obj runtime.Object, a *admission.Attributes) any {
 	if err != nil {
 		return nil
 	}
-	var m any
-	_ = json.Unmarshal(data, &m)
+	m, _ := celenv.FromJSON(data)
 	return m
 }
 
 func jsonMap(v any) any {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var m any
-	_ = json.Unmarshal(data, &m)
+	m, _ := celenv.ToValue(v)
 	return m
 }

@@ -1,13 +1,25 @@
 package webhook
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 
 	"skiff/internal/admission"
+	"skiff/internal/auth"
 )
+
+// secretsOnly allows reading secrets, nothing else.
+type secretsOnly struct{}
+
+func (secretsOnly) Authorize(_ context.Context, a auth.Attributes) (auth.Decision, string, error) {
+	if a.Resource == "secrets" && a.Verb == "get" {
+		return auth.DecisionAllow, "", nil
+	}
+	return auth.DecisionNoOpinion, "", nil
+}
 
 func TestMatchConditions(t *testing.T) {
 	a := podAttrs(admission.Create, "")
@@ -29,10 +41,13 @@ func TestMatchConditions(t *testing.T) {
 		{[]string{`!has(object.metadata.annotations)`}, true, ""},
 		{[]string{`object.metadata.nosuch == "x"`}, false, "no such key"},
 		{[]string{`object.metadata.nosuch == "x"`, `false`}, false, ""}, // a false condition wins over an error
-		{[]string{`authorizer.group("").resource("pods").check("get").allowed()`}, false, "compilation failed"},
+		{[]string{`authorizer.group("").resource("pods").check("get").allowed()`}, false, ""},
+		{[]string{`authorizer.group("").resource("secrets").check("get").allowed()`}, true, ""},
+		{[]string{`authorizer.requestResource.check("create").allowed()`}, false, ""},
+		{[]string{`params == null`}, false, "compilation failed"}, // no params for webhooks
 		{[]string{`"not a bool"`}, false, "must evaluate to bool"},
 	} {
-		got, err := evalConditions(cond(c.exprs...), a)
+		got, err := evalConditions(context.Background(), cond(c.exprs...), a, secretsOnly{})
 		if got != c.want || (c.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
 			t.Errorf("%v: got %v, %v; want %v, %q", c.exprs, got, err, c.want, c.wantErr)
 		}

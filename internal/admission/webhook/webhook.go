@@ -26,6 +26,7 @@ import (
 
 	"skiff/internal/admission"
 	"skiff/internal/admission/match"
+	"skiff/internal/auth"
 )
 
 // Plugin is both the MutatingAdmissionWebhook (Admit) and the ValidatingAdmissionWebhook (Validate) plugin.
@@ -43,6 +44,8 @@ type Plugin struct {
 	transports sync.Map // transportKey -> *http.Transport
 	// waitSync bounds how long a request waits for the informers at start (upstream refuses meanwhile).
 	waitSync time.Duration
+	// Authorizer answers matchConditions' authorizer checks (the server's chain; nil: nothing is allowed).
+	Authorizer auth.Authorizer
 }
 
 // New returns a plugin to put in the admission chain; call Start once the API serves.
@@ -142,7 +145,7 @@ func (p *Plugin) matches(ctx context.Context, h *hook, a *admission.Attributes) 
 		return false, err
 	}
 	if len(h.MatchConditions) > 0 {
-		ok, err := evalConditions(h.MatchConditions, a)
+		ok, err := evalConditions(ctx, h.MatchConditions, a, p.Authorizer)
 		if err != nil {
 			if h.FailurePolicy != nil && *h.FailurePolicy == admissionregv1.Ignore {
 				slog.Warn("admission webhook match condition failed; webhook skipped (failurePolicy Ignore)", "webhook", h.Name, "err", err)

@@ -122,6 +122,10 @@ func Default(obj runtime.Object) {
 		for i := range o.Webhooks {
 			mutatingWebhook(&o.Webhooks[i])
 		}
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		validatingAdmissionPolicy(o)
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		matchResources(o.Spec.MatchResources)
 	}
 }
 

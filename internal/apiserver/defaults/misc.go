@@ -152,3 +152,36 @@ func mutatingWebhook(w *admissionregistrationv1.MutatingWebhook) {
 		w.ReinvocationPolicy = &p
 	}
 }
+
+// matchResources defaults a policy's matchConstraints or a binding's matchResources as upstream.
+func matchResources(m *admissionregistrationv1.MatchResources) {
+	if m == nil {
+		return
+	}
+	if m.MatchPolicy == nil {
+		p := admissionregistrationv1.Equivalent
+		m.MatchPolicy = &p
+	}
+	if m.NamespaceSelector == nil {
+		m.NamespaceSelector = &metav1.LabelSelector{}
+	}
+	if m.ObjectSelector == nil {
+		m.ObjectSelector = &metav1.LabelSelector{}
+	}
+	for _, rules := range [][]admissionregistrationv1.NamedRuleWithOperations{m.ResourceRules, m.ExcludeResourceRules} {
+		for i := range rules {
+			if rules[i].Scope == nil {
+				s := admissionregistrationv1.AllScopes
+				rules[i].Scope = &s
+			}
+		}
+	}
+}
+
+func validatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+	if p.Spec.FailurePolicy == nil {
+		f := admissionregistrationv1.Fail
+		p.Spec.FailurePolicy = &f
+	}
+	matchResources(p.Spec.MatchConstraints)
+}

@@ -106,6 +106,10 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateValidatingWebhookConfiguration(o)
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		return validateMutatingWebhookConfiguration(o)
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		return validateValidatingAdmissionPolicy(o)
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		return validateValidatingAdmissionPolicyBinding(o)
 	case *eventsv1.Event:
 		return validateEventsV1(o)
 	}

@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types/ref"
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+
+	"skiff/internal/admission/celenv"
+)
+
+// Expr is a compiled expression, or why it did not compile.
+type Expr struct {
+	Text string
+	Prg  cel.Program
+	Err  error
+}
+
+func (e *Expr) eval(act map[string]any) (ref.Val, error) {
+	if e.Err != nil {
+		return nil, e.Err
+	}
+	v, _, err := e.Prg.Eval(act)
+	return v, err
+}
+
+// Variables are spec.variables compiled in order: each may use the ones before it.
+type Variables struct {
+	Names []string
+	Exprs []*Expr
+	env   *cel.Env
+}
+
+// CompileVariables compiles spec.variables; Env is then the environment for the policy's other expressions.
+func CompileVariables(vars []admissionregv1.Variable) *Variables {
+	v := &Variables{}
+	for _, x := range vars {
+		env, err := celenv.WithVariables(v.Names)
+		e := &Expr{Text: x.Expression, Err: err}
+		if err == nil {
+			e.Prg, e.Err = celenv.Compile(env, x.Expression, celenv.Any, false)
+		}
+		v.Names = append(v.Names, x.Name)
+		v.Exprs = append(v.Exprs, e)
+	}
+	v.env, _ = celenv.WithVariables(v.Names)
+	return v
+}
+
+// Compile compiles an expression against the policy's environment (all its variables declared).
+func (v *Variables) Compile(expr string, want *cel.Type, nullable bool) *Expr {
+	e := &Expr{Text: expr}
+	if v.env == nil {
+		env, err := celenv.WithVariables(v.Names)
+		if err != nil {
+			e.Err = err
+			return e
+		}
+		v.env = env
+	}
+	e.Prg, e.Err = celenv.Compile(v.env, expr, want, nullable)
+	return e
+}
+
+// Bind returns the lazily evaluated variables.<name> values over the base activation act (which they
+// are added to, so later variables see earlier ones).
+func (v *Variables) Bind(act map[string]any) {
+	for i, name := range v.Names {
+		e := v.Exprs[i]
+		act[celenv.VariablesPrefix+name] = celenv.Lazy(func() ref.Val {
+			val, err := e.eval(act)
+			if err != nil {
+				return celenv.ErrVal(err)
+			}
+			return val
+		})
+	}
+}
+
+// CompileMatchConditions compiles matchConditions (bool expressions).
+func (v *Variables) CompileMatchConditions(conds []admissionregv1.MatchCondition) []*Expr {
+	out := make([]*Expr, len(conds))
+	for i, c := range conds {
+		out[i] = v.Compile(c.Expression, celenv.Bool, false)
+	}
+	return out
+}
