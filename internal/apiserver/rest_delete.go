@@ -104,6 +104,10 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 		}
 		attrs := &admission.Attributes{Operation: admission.Delete, Resource: res.GroupVersionResource, Kind: res.GVK(),
 			Namespace: ns, Name: name, OldObject: cur, User: auth.UserFrom(ctx), DryRun: dryRun}
+		// Both phases, as upstream: mutating webhooks and policies see deletes too (with no object to change).
+		if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
+			return nil, false, err
+		}
 		if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
 			return nil, false, err
 		}

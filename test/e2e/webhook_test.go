@@ -169,6 +169,35 @@ func TestAdmissionWebhooks(t *testing.T) {
 		t.Error("the mutating webhook was never called")
 	}
 
+	// Mutating webhooks see deletes too (as upstream: both admission phases run on DELETE), with the old
+	// object's labels for the objectSelector.
+	delRules := []admissionregv1.RuleWithOperations{{Operations: []admissionregv1.OperationType{admissionregv1.Delete},
+		Rule: admissionregv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}}
+	_, err = c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "guard-delete"},
+		Webhooks: []admissionregv1.MutatingWebhook{{Name: "guard-delete.example.com", Rules: delRules,
+			ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"protected": "yes"}},
+			ClientConfig:   admissionregv1.WebhookClientConfig{URL: url("/deny-all"), CABundle: ca}, SideEffects: &none,
+			FailurePolicy: &fail, AdmissionReviewVersions: []string{"v1"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, c, "create", "configmap", "guarded", "-n", "wh-off")
+	kubectl(t, c, "label", "configmap", "guarded", "-n", "wh-off", "protected=yes")
+	var delOut string
+	eventually(t, 30*time.Second, func() error {
+		var err error
+		if _, delOut, err = c.Kubectl(ctx, "", "delete", "configmap", "guarded", "-n", "wh-off", "--dry-run=server"); err == nil {
+			return fmt.Errorf("delete webhook not active yet")
+		}
+		return nil
+	})
+	mustContain(t, delOut, `admission webhook "guard-delete.example.com" denied the request: no DELETE configmaps/ (ConfigMap)`)
+	if err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "guard-delete", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	// failurePolicy: a webhook whose server is down refuses with Fail and lets the write through with Ignore.
 	down := httptest.NewTLSServer(http.NotFoundHandler())
 	downURL := down.URL + "/"
