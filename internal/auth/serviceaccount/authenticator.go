@@ -54,6 +54,8 @@ type Authenticator struct {
 	Keys      []PublicKey
 	Get       Getter
 	Now       func() time.Time
+	// LegacyUsed, when set, records the use of a Secret-based token (LegacyIssuer), which is always accepted.
+	LegacyUsed LegacyUsed
 }
 
 var _ auth.Authenticator = (*Authenticator)(nil)
@@ -79,10 +81,20 @@ func (a *Authenticator) AuthenticateRequest(r *http.Request) (*auth.User, bool, 
 		return nil, false, nil
 	}
 	var unverified jwt.Claims
-	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil || !slices.Contains(a.Issuers, unverified.Issuer) {
+	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil ||
+		(unverified.Issuer != LegacyIssuer && !slices.Contains(a.Issuers, unverified.Issuer)) {
 		return nil, false, nil
 	}
-	u, err := a.validate(r.Context(), parsed)
+	var u *auth.User
+	if unverified.Issuer == LegacyIssuer {
+		var std jwt.Claims
+		var lc legacyClaims
+		if err = a.verify(parsed, &std, &lc); err == nil {
+			u, err = a.validateLegacy(r.Context(), tok, &std, &lc, a.now())
+		}
+	} else {
+		u, err = a.validate(r.Context(), parsed)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid service account token: %w", err)
 	}
@@ -95,10 +107,7 @@ func (a *Authenticator) validate(ctx context.Context, parsed *jwt.JSONWebToken) 
 	if err := a.verify(parsed, &std, &pc); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
-	}
+	now := a.now()
 	if std.Expiry == nil {
 		return nil, errors.New("token has no expiry")
 	}
@@ -175,6 +184,13 @@ func (a *Authenticator) validate(ctx context.Context, parsed *jwt.JSONWebToken) 
 		}
 	}
 	return &auth.User{Name: std.Subject, UID: string(sa.UID), Groups: Groups(k.Namespace), Extra: extra}, nil
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // verify checks the signature with the key the token names (kid), or with each key when it names none.

@@ -29,6 +29,7 @@ type objects struct {
 	sas   map[string]*corev1.ServiceAccount
 	pods  map[string]*corev1.Pod
 	nodes map[string]*corev1.Node
+	secs  map[string]*corev1.Secret
 }
 
 func notFound(r, n string) error { return apierrors.NewNotFound(schema.GroupResource{Resource: r}, n) }
@@ -46,6 +47,9 @@ func (o *objects) Pod(_ context.Context, ns, name string) (*corev1.Pod, error) {
 	return nil, notFound("pods", name)
 }
 func (o *objects) Secret(_ context.Context, ns, name string) (*corev1.Secret, error) {
+	if s, ok := o.secs[ns+"/"+name]; ok {
+		return s, nil
+	}
 	return nil, notFound("secrets", name)
 }
 func (o *objects) Node(_ context.Context, name string) (*corev1.Node, error) {

@@ -94,6 +94,15 @@ func init() {
 		{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
 		}},
+		// Upstream runs it with the root credentials; skiff gives it kube-system/tokens-controller, whose role
+		// reads and writes token Secrets and reads ServiceAccounts (see internal/auth/rbac/controllerroles.go).
+		{Name: "serviceaccount-token", ServiceAccount: "tokens-controller", Start: func(ctx context.Context, cc *Context) error {
+			if cc.Options.LegacyTokens == nil {
+				return nil
+			}
+			return serviceaccount.StartTokens(ctx, cc.Client, cc.Informers, serviceaccount.TokensOptions{
+				Generate: cc.Options.LegacyTokens, RootCA: cc.Config.CAData})
+		}},
 		{Name: "resourcequota", ServiceAccount: "resourcequota-controller", Start: func(ctx context.Context, cc *Context) error {
 			meta, err := metadata.NewForConfig(cc.Config)
 			if err != nil {
