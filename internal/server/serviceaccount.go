@@ -37,6 +37,18 @@ func serviceAccountTokens(cfg Config) (*serviceaccount.Issuer, *serviceaccount.A
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	issuer.ExtendExpiration = *cfg.ServiceAccountExtendTokenExpiration
+	if max := cfg.ServiceAccountMaxTokenExpiration; issuer.ExtendExpiration && max > 0 {
+		// As upstream, at start.
+		if max < serviceaccount.WarnOnlyBoundTokenExpiration {
+			slog.Warn(fmt.Sprintf("service-account-extend-token-expiration is true, in order to correctly trigger safe transition logic, service-account-max-token-expiration must be set longer than %d seconds (currently %s)",
+				int(serviceaccount.WarnOnlyBoundTokenExpiration/time.Second), max))
+		}
+		if max < serviceaccount.ExpirationExtension {
+			slog.Warn(fmt.Sprintf("service-account-extend-token-expiration is true, enabling tokens valid up to %d seconds, which is longer than service-account-max-token-expiration set to %s",
+				int(serviceaccount.ExpirationExtension/time.Second), max))
+		}
+	}
 	tracker := &legacyTokenTracker{done: map[string]string{}}
 	authn := &serviceaccount.Authenticator{Issuers: issuers, Audiences: cfg.APIAudiences, Keys: keys.Publics, LegacyUsed: tracker.used}
 	return issuer, authn, tracker, nil

@@ -265,7 +265,7 @@ func TestServiceAccountTokens(t *testing.T) {
 }
 
 // TestServiceAccountProjectedToken: a pod on the node agent gets token, ca.crt and namespace under
-// /var/run/secrets/kubernetes.io/serviceaccount; the token (bound to the pod, 3607 s) authenticates from the
+// /var/run/secrets/kubernetes.io/serviceaccount; the token (bound to the pod, 3607 s extended to a year) authenticates from the
 // host as the pod's ServiceAccount and stops working once the pod is deleted.
 func TestServiceAccountProjectedToken(t *testing.T) {
 	framework.NeedRoot(t)
@@ -297,8 +297,13 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 	}
 	token := strings.TrimSpace(kubectl(t, c, "exec", "reader", "--", "cat", dir+"token"))
 	cl := claimsOf(t, token)
-	if cl["exp"].(float64)-cl["iat"].(float64) != 3607 || cl["sub"] != "system:serviceaccount:default:robot" {
+	// 3607 s asked: with --service-account-extend-token-expiration (default) the token lives a year and
+	// carries warnafter at 3607 s, as upstream.
+	if cl["exp"].(float64)-cl["iat"].(float64) != 365*24*3600 || cl["sub"] != "system:serviceaccount:default:robot" {
 		t.Fatalf("claims %v", cl)
+	}
+	if wa, _ := cl["kubernetes.io"].(map[string]any)["warnafter"].(float64); wa-cl["iat"].(float64) != 3607 {
+		t.Fatalf("warnafter %v", cl["kubernetes.io"])
 	}
 	podClaim, _ := cl["kubernetes.io"].(map[string]any)["pod"].(map[string]any)
 	if podClaim["name"] != "reader" || podClaim["uid"] != string(pod.UID) {

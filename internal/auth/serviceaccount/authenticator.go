@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -15,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
 
@@ -56,6 +59,8 @@ type Authenticator struct {
 	Now       func() time.Time
 	// LegacyUsed, when set, records the use of a Secret-based token (LegacyIssuer), which is always accepted.
 	LegacyUsed LegacyUsed
+
+	staleLogged sync.Map // subject -> time.Time of the last stale-token warning
 }
 
 var _ auth.Authenticator = (*Authenticator)(nil)
@@ -183,7 +188,27 @@ func (a *Authenticator) validate(ctx context.Context, parsed *jwt.JSONWebToken) 
 			extra[ExtraNodeUID] = []string{k.Node.UID}
 		}
 	}
+	// A token extended for the safe transition (see ExtendExpiration) used after its requested lifetime: the
+	// client does not renew its token; audited as upstream, and logged.
+	if k.WarnAfter != nil && now.After(k.WarnAfter.Time()) {
+		after := now.Unix() - k.WarnAfter.Time().Unix()
+		audit.AddAnnotation(ctx, StaleTokenAuditAnnotation, fmt.Sprintf("subject: %s, seconds after warning threshold: %d", std.Subject, after))
+		a.logStale(std.Subject, after, now)
+	}
 	return &auth.User{Name: std.Subject, UID: string(sa.UID), Groups: Groups(k.Namespace), Extra: extra}, nil
+}
+
+// StaleTokenAuditAnnotation marks requests with an extended token past its warnafter time.
+const StaleTokenAuditAnnotation = "authentication.k8s.io/stale-token"
+
+// logStale warns about a stale token, once an hour per subject at most.
+func (a *Authenticator) logStale(subject string, after int64, now time.Time) {
+	if last, ok := a.staleLogged.Load(subject); ok && now.Sub(last.(time.Time)) < time.Hour {
+		return
+	}
+	a.staleLogged.Store(subject, now)
+	slog.Warn("stale service account token: used after its requested expiry (extended by --service-account-extend-token-expiration); the client should renew it",
+		"subject", subject, "secondsAfterWarning", after)
 }
 
 func (a *Authenticator) now() time.Time {
