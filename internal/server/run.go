@@ -263,6 +263,9 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}()
+	if err := bootstrapClusterInfo(ctx, client, server, ca.CertPEM); err != nil {
+		return fmt.Errorf("bootstrap: kube-public/cluster-info: %w", err)
+	}
 	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
 		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}

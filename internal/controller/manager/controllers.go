@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/metadata"
 
+	"skiff/internal/controller/bootstrapsigner"
 	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
@@ -121,6 +122,10 @@ func init() {
 		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
 		{Name: "tokencleaner", ServiceAccount: "token-cleaner", Start: func(ctx context.Context, cc *Context) error {
 			return tokencleaner.Start(ctx, cc.Client)
+		}},
+		// Also off by default upstream (kubeadm turns it on): signs kube-public/cluster-info for node join.
+		{Name: "bootstrapsigner", ServiceAccount: "bootstrap-signer", Start: func(ctx context.Context, cc *Context) error {
+			return bootstrapsigner.Start(ctx, cc.Client)
 		}},
 	}
 }
