@@ -99,6 +99,8 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.ServiceAccountSigningKeyFile, "service-account-signing-key-file", "", "PEM private key (RSA or ECDSA) that signs service account tokens (default <data-dir>/tls/service-account.key, generated on first start)")
 	f.StringSliceVar(&cfg.ServiceAccountKeyFiles, "service-account-key-file", nil, "PEM files of extra public (or private) keys that verify service account tokens, e.g. a previous signing key")
 	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a TokenRequest may get (0: no limit)")
+	cfg.ServiceAccountExtendTokenExpiration = new(true)
+	f.BoolVar(cfg.ServiceAccountExtendTokenExpiration, "service-account-extend-token-expiration", true, "a pod-bound TokenRequest of 3607 s (what the node agent asks for) gets a token valid a year, warned about after 3607 s, as upstream's safe transition to bound tokens")
 	f.StringVar(&cfg.ServiceAccountJWKSURI, "service-account-jwks-uri", "", "jwks_uri of /.well-known/openid-configuration (default https://<advertise-address>:<https-port>/openid/v1/jwks)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd

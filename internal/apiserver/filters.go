@@ -64,7 +64,7 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 		u := auth.UserFrom(r.Context())
 		a := auth.Attributes{User: u, Verb: ri.Verb, Namespace: ri.Namespace, APIGroup: ri.APIGroup,
 			APIVersion: ri.APIVersion, Resource: ri.Resource, Subresource: ri.Subresource, Name: authzName(r, ri),
-			ResourceRequest: ri.IsResourceRequest, Path: ri.Path}
+			ResourceRequest: ri.IsResourceRequest, Path: ri.Path, FieldSelector: authzFieldSelector(r, ri)}
 		d, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
 		if err != nil {
 			s.writeError(w, r, apierrors.NewInternalError(err))
@@ -112,6 +112,24 @@ func authzName(r *http.Request, ri *RequestInfo) string {
 		return name
 	}
 	return ""
+}
+
+// authzFieldSelector is the field selector a collection request is authorized with.
+func authzFieldSelector(r *http.Request, ri *RequestInfo) fields.Requirements {
+	switch ri.Verb {
+	case "list", "watch", "deletecollection":
+	default:
+		return nil
+	}
+	raw := r.URL.Query().Get("fieldSelector")
+	if raw == "" {
+		return nil
+	}
+	sel, err := fields.ParseSelector(raw)
+	if err != nil {
+		return nil
+	}
+	return sel.Requirements()
 }
 
 // forbidden builds upstream's message: pods is forbidden: User "x" cannot list resource "pods" in API group "" in

@@ -8,7 +8,10 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"skiff/internal/auth"
@@ -67,6 +70,7 @@ func (s *Server) accessReview(ctx context.Context, u *auth.User, ra *authorizati
 	if ra != nil {
 		a.ResourceRequest, a.Verb, a.Namespace, a.APIGroup, a.APIVersion = true, ra.Verb, ra.Namespace, ra.Group, ra.Version
 		a.Resource, a.Subresource, a.Name = ra.Resource, ra.Subresource, ra.Name
+		a.FieldSelector = reviewFieldSelector(ra.FieldSelector)
 	} else if nra != nil {
 		a.Verb, a.Path = nra.Verb, nra.Path
 	}
@@ -76,6 +80,34 @@ func (s *Server) accessReview(ctx context.Context, u *auth.User, ra *authorizati
 		st.EvaluationError = err.Error()
 	}
 	return st
+}
+
+// reviewFieldSelector converts an access review's field selector (raw, or requirements with a single value
+// for In/NotIn) to what the authorizers read; what does not convert is left out.
+func reviewFieldSelector(fs *authorizationv1.FieldSelectorAttributes) fields.Requirements {
+	if fs == nil {
+		return nil
+	}
+	if fs.RawSelector != "" {
+		sel, err := fields.ParseSelector(fs.RawSelector)
+		if err != nil {
+			return nil
+		}
+		return sel.Requirements()
+	}
+	var reqs fields.Requirements
+	for _, r := range fs.Requirements {
+		if len(r.Values) != 1 {
+			continue
+		}
+		switch r.Operator {
+		case metav1.FieldSelectorOpIn:
+			reqs = append(reqs, fields.Requirement{Field: r.Key, Operator: selection.Equals, Value: r.Values[0]})
+		case metav1.FieldSelectorOpNotIn:
+			reqs = append(reqs, fields.Requirement{Field: r.Key, Operator: selection.NotEquals, Value: r.Values[0]})
+		}
+	}
+	return reqs
 }
 
 // rulesReview lists the user's rules in namespace, as kubectl auth can-i --list shows them.

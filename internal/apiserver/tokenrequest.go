@@ -93,6 +93,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, ri *Request
 			return
 		}
 	}
+	if max := int64(issuer.MaxExpiration / time.Second); max > 0 && *req.Spec.ExpirationSeconds > max {
+		admission.AddWarning(r.Context(), fmt.Sprintf("requested expiration of %d seconds shortened to %d seconds", *req.Spec.ExpirationSeconds, max))
+		req.Spec.ExpirationSeconds = &max
+	}
 	tok, exp, err := issuer.Issue(serviceaccount.Request{Namespace: sa.Namespace, Name: sa.Name, UID: string(sa.UID),
 		Audiences: req.Spec.Audiences, Expiration: time.Duration(*req.Spec.ExpirationSeconds) * time.Second, Bound: bound})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/fields"
 )
 
 // User is an authenticated identity.
@@ -79,6 +81,10 @@ type Attributes struct {
 	// ResourceRequest is false for non-resource paths such as /healthz.
 	ResourceRequest bool
 	Path            string
+	// FieldSelector is a list, watch or deletecollection's parsed field selector (nil when it has none or it
+	// does not parse), as upstream's authorization with selectors: the Node authorizer lets a node list only
+	// its own pods (spec.nodeName=<node>).
+	FieldSelector fields.Requirements
 }
 
 // Decision is an authorizer's answer.

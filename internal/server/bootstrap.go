@@ -15,8 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"skiff/internal/admission"
+	bootstraptoken "skiff/internal/auth/bootstrap"
 )
 
 // systemNamespaces exist from the start, as on upstream clusters.
@@ -60,6 +63,41 @@ func bootstrap(ctx context.Context, client kubernetes.Interface) error {
 		}
 	}
 	return nil
+}
+
+// bootstrapClusterInfo publishes kube-public/cluster-info, as kubeadm does: a kubeconfig naming this server and
+// the cluster CA, without credentials, that the bootstrap signer signs with each bootstrap token so a joining
+// node can trust it. It is created when missing and its kubeconfig rewritten when the server or CA changed.
+func bootstrapClusterInfo(ctx context.Context, client kubernetes.Interface, server string, caPEM []byte) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[""] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	cms := client.CoreV1().ConfigMaps(bootstraptoken.ClusterInfoNamespace)
+	cm, err := cms.Get(ctx, bootstraptoken.ClusterInfoConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: bootstraptoken.ClusterInfoConfigMap, Namespace: bootstraptoken.ClusterInfoNamespace},
+			Data: map[string]string{bootstraptoken.KubeconfigKey: string(data)}}
+		_, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: "skiff-bootstrap"})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	case err != nil:
+		return err
+	case cm.Data[bootstraptoken.KubeconfigKey] == string(data):
+		return nil
+	}
+	cm = cm.DeepCopy()
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[bootstraptoken.KubeconfigKey] = string(data)
+	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "skiff-bootstrap"})
+	return err
 }
 
 // bootstrapKubernetesService makes default/kubernetes point at this API server, as upstream's endpoint

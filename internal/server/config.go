@@ -111,12 +111,15 @@ type Config struct {
 	// the issuers). The signing key is <data-dir>/tls/service-account.key unless ServiceAccountSigningKeyFile
 	// is set; ServiceAccountKeyFiles add verification keys. ServiceAccountMaxTokenExpiration caps
 	// TokenRequest lifetimes (0: no cap); ServiceAccountJWKSURI overrides the discovery document's jwks_uri.
-	ServiceAccountIssuers            []string
-	APIAudiences                     []string
-	ServiceAccountSigningKeyFile     string
-	ServiceAccountKeyFiles           []string
-	ServiceAccountMaxTokenExpiration time.Duration
-	ServiceAccountJWKSURI            string
+	// ServiceAccountExtendTokenExpiration (default true) makes a pod-bound token asked for 3607 s valid a year,
+	// with a warn-after marker at the requested expiry (--service-account-extend-token-expiration).
+	ServiceAccountIssuers               []string
+	APIAudiences                        []string
+	ServiceAccountSigningKeyFile        string
+	ServiceAccountKeyFiles              []string
+	ServiceAccountMaxTokenExpiration    time.Duration
+	ServiceAccountJWKSURI               string
+	ServiceAccountExtendTokenExpiration *bool
 }
 
 // Defaults fills unset fields.
@@ -144,6 +147,9 @@ func (c *Config) Defaults() {
 	}
 	if c.EtcdPeerPort == 0 {
 		c.EtcdPeerPort = 2380
+	}
+	if c.ServiceAccountExtendTokenExpiration == nil {
+		c.ServiceAccountExtendTokenExpiration = new(true)
 	}
 	if c.DefaultNotReadyTolerationSeconds == nil {
 		c.DefaultNotReadyTolerationSeconds = new(int64(300))

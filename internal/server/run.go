@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	saIssuer, saAuthn, err := serviceAccountTokens(cfg)
+	saIssuer, saAuthn, legacyTracker, err := serviceAccountTokens(cfg)
 	if err != nil {
 		return err
 	}
@@ -253,6 +253,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return shutdown(srv)
 	}
 	authn.start(runCtx, client)
+	legacyTracker.start(client)
 	// Allocations a crash left half-done are repaired every 3 minutes, as upstream; a record is freed when two
 	// runs in a row find it orphaned, so the first two runs at start are 30 s apart.
 	go func() {
@@ -271,6 +272,9 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}()
+	if err := bootstrapClusterInfo(ctx, client, server, ca.CertPEM); err != nil {
+		return fmt.Errorf("bootstrap: kube-public/cluster-info: %w", err)
+	}
 	if err := bootstrapKubernetesService(ctx, client, apiserver.FirstServiceIP(svcRanges.CIDR), cfg.AdvertiseAddress, cfg.HTTPSPort); err != nil {
 		return fmt.Errorf("bootstrap: the kubernetes Service: %w", err)
 	}
@@ -297,7 +301,7 @@ func Run(ctx context.Context, cfg Config) error {
 		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
 		if err := manager.Run(runCtx, manager.Config{RestConfig: kcmCfg, ControllerConfig: controllerCfg, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
-				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize}}); err != nil {
+				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize, LegacyTokens: saIssuer.IssueLegacy}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()

@@ -162,8 +162,24 @@ func TestNodeAuthorization(t *testing.T) {
 	})
 
 	t.Run("pods", func(t *testing.T) {
+		// As upstream's AuthorizeNodeWithSelectors: a node lists and watches only its own pods, and gets only those.
+		_, err := n1.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		wantForbidden(t, err, `can only list/watch pods with spec.nodeName field selector`)
+		_, err = n1.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=n2"})
+		wantForbidden(t, err, `can only list/watch pods with spec.nodeName field selector`)
+		own, err := n1.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=n1"})
+		if err != nil || len(own.Items) != 1 || own.Items[0].Name != "p1" {
+			t.Fatalf("own pods: %v %v", err, own)
+		}
+		_, err = n1.CoreV1().Pods("default").Get(ctx, "p2", metav1.GetOptions{})
+		wantForbidden(t, err, `no relationship found between node 'n1' and this object`)
 		for _, name := range []string{"p1", "p2"} {
-			pod, err := n1.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			var pod *corev1.Pod
+			if name == "p1" {
+				pod, err = n1.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			} else {
+				pod, err = admin.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +192,7 @@ func TestNodeAuthorization(t *testing.T) {
 				wantForbidden(t, err, `pods "p2" is forbidden: node "n1" can only update pod status for pods with spec.nodeName set to itself`)
 			}
 		}
-		err := n1.CoreV1().Pods("default").Delete(ctx, "p2", metav1.DeleteOptions{})
+		err = n1.CoreV1().Pods("default").Delete(ctx, "p2", metav1.DeleteOptions{})
 		wantForbidden(t, err, `node "n1" can only delete pods with spec.nodeName set to itself`)
 		err = n1.CoreV1().Pods("default").EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "p2", Namespace: "default"}})
 		wantForbidden(t, err, `node n1 can only evict pods with spec.nodeName set to itself`)

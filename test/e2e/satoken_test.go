@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -264,7 +265,7 @@ func TestServiceAccountTokens(t *testing.T) {
 }
 
 // TestServiceAccountProjectedToken: a pod on the node agent gets token, ca.crt and namespace under
-// /var/run/secrets/kubernetes.io/serviceaccount; the token (bound to the pod, 3607 s) authenticates from the
+// /var/run/secrets/kubernetes.io/serviceaccount; the token (bound to the pod, 3607 s extended to a year) authenticates from the
 // host as the pod's ServiceAccount and stops working once the pod is deleted.
 func TestServiceAccountProjectedToken(t *testing.T) {
 	framework.NeedRoot(t)
@@ -296,8 +297,13 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 	}
 	token := strings.TrimSpace(kubectl(t, c, "exec", "reader", "--", "cat", dir+"token"))
 	cl := claimsOf(t, token)
-	if cl["exp"].(float64)-cl["iat"].(float64) != 3607 || cl["sub"] != "system:serviceaccount:default:robot" {
+	// 3607 s asked: with --service-account-extend-token-expiration (default) the token lives a year and
+	// carries warnafter at 3607 s, as upstream.
+	if cl["exp"].(float64)-cl["iat"].(float64) != 365*24*3600 || cl["sub"] != "system:serviceaccount:default:robot" {
 		t.Fatalf("claims %v", cl)
+	}
+	if wa, _ := cl["kubernetes.io"].(map[string]any)["warnafter"].(float64); wa-cl["iat"].(float64) != 3607 {
+		t.Fatalf("warnafter %v", cl["kubernetes.io"])
 	}
 	podClaim, _ := cl["kubernetes.io"].(map[string]any)["pod"].(map[string]any)
 	if podClaim["name"] != "reader" || podClaim["uid"] != string(pod.UID) {
@@ -353,6 +359,122 @@ func TestServiceAccountProjectedToken(t *testing.T) {
 		_, err := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
 		if !apierrors.IsUnauthorized(err) {
 			return fmt.Errorf("token of a deleted pod: %v, want 401", err)
+		}
+		return nil
+	})
+}
+
+// kubectlToken runs kubectl with only a bearer token (no client certificate) against the cluster.
+func kubectlToken(t *testing.T, c *framework.Cluster, token string, args ...string) (string, string, error) {
+	t.Helper()
+	kc := filepath.Join(t.TempDir(), "token.kubeconfig")
+	ca := filepath.Join(filepath.Dir(kc), "ca.crt")
+	if err := os.WriteFile(ca, c.Config.CAData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority: %s\n"+
+		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n", c.Config.Host, ca)
+	if err := os.WriteFile(kc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Bin, append([]string{"kubectl", "--kubeconfig", kc, "--token", token}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// TestLegacyServiceAccountTokenSecret: a Secret of type kubernetes.io/service-account-token is filled by the
+// tokens controller with a non-expiring token of the legacy issuer; the token works (with the ServiceAccount's
+// rights) while the Secret exists, its use is recorded on the Secret, and it is refused once the Secret is
+// deleted. A Secret without the ServiceAccount annotation is refused.
+func TestLegacyServiceAccountTokenSecret(t *testing.T) {
+	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--disable-scheduler"}})
+	ctx := context.Background()
+	cs := c.Client
+	kubectl(t, c, "create", "serviceaccount", "robot")
+	kubectl(t, c, "create", "rolebinding", "robot-view", "--clusterrole=view", "--serviceaccount=default:robot")
+	msg := kubectlInFails(t, c, "apiVersion: v1\nkind: Secret\nmetadata: {name: nameless}\ntype: kubernetes.io/service-account-token\n", "create", "-f", "-")
+	if !strings.Contains(msg, "metadata.annotations[kubernetes.io/service-account.name]: Required value") {
+		t.Fatalf("secret without its service account annotation: %s", msg)
+	}
+	kubectlIn(t, c, `apiVersion: v1
+kind: Secret
+metadata:
+  name: robot-token
+  annotations:
+    kubernetes.io/service-account.name: robot
+type: kubernetes.io/service-account-token
+`, "create", "-f", "-")
+	var secret *corev1.Secret
+	eventually(t, 30*time.Second, func() error {
+		s, err := cs.CoreV1().Secrets("default").Get(ctx, "robot-token", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(s.Data["token"]) == 0 || len(s.Data["ca.crt"]) == 0 || string(s.Data["namespace"]) != "default" {
+			return fmt.Errorf("secret not filled yet: %v", s.Annotations)
+		}
+		secret = s
+		return nil
+	})
+	sa, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "robot", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret.Annotations["kubernetes.io/service-account.uid"] != string(sa.UID) {
+		t.Fatalf("uid annotation %v, service account %s", secret.Annotations, sa.UID)
+	}
+	token := string(secret.Data["token"])
+	cl := claimsOf(t, token)
+	if cl["iss"] != "kubernetes/serviceaccount" || cl["kubernetes.io/serviceaccount/secret.name"] != "robot-token" || cl["exp"] != nil {
+		t.Fatalf("claims %v", cl)
+	}
+	// view in default: pods can be listed, secrets cannot.
+	if out, errOut, err := kubectlToken(t, c, token, "get", "pods", "-n", "default"); err != nil {
+		t.Fatalf("kubectl --token get pods: %v: %s %s", err, out, errOut)
+	}
+	if out, _, _ := kubectlToken(t, c, token, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "system:serviceaccount:default:robot" {
+		t.Fatalf("whoami %q", out)
+	}
+	if _, errOut, err := kubectlToken(t, c, token, "get", "secrets"); err == nil || !strings.Contains(errOut, "Forbidden") {
+		t.Fatalf("kubectl --token get secrets: %v %s", err, errOut)
+	}
+	// The use is recorded on the Secret (once a day).
+	eventually(t, 20*time.Second, func() error {
+		s, err := cs.CoreV1().Secrets("default").Get(ctx, "robot-token", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if s.Labels["kubernetes.io/legacy-token-last-used"] != time.Now().UTC().Format("2006-01-02") {
+			return fmt.Errorf("labels %v", s.Labels)
+		}
+		return nil
+	})
+	kubectl(t, c, "delete", "secret", "robot-token")
+	eventually(t, 10*time.Second, func() error {
+		_, errOut, err := kubectlToken(t, c, token, "get", "pods")
+		if err == nil || !strings.Contains(errOut, "Unauthorized") {
+			return fmt.Errorf("token of a deleted secret: %v %s", err, errOut)
+		}
+		return nil
+	})
+
+	// Deleting the ServiceAccount deletes its token Secrets.
+	kubectlIn(t, c, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: robot-token2\n  annotations: {kubernetes.io/service-account.name: robot}\ntype: kubernetes.io/service-account-token\n", "create", "-f", "-")
+	eventually(t, 30*time.Second, func() error {
+		s, err := cs.CoreV1().Secrets("default").Get(ctx, "robot-token2", metav1.GetOptions{})
+		if err != nil || len(s.Data["token"]) == 0 {
+			return fmt.Errorf("not filled: %v", err)
+		}
+		return nil
+	})
+	kubectl(t, c, "delete", "serviceaccount", "robot")
+	eventually(t, 30*time.Second, func() error {
+		if _, err := cs.CoreV1().Secrets("default").Get(ctx, "robot-token2", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("secret of a deleted service account: %v", err)
 		}
 		return nil
 	})

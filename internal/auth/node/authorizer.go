@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"skiff/internal/auth"
 	"skiff/internal/auth/rbac"
@@ -56,6 +57,8 @@ func (z *Authorizer) Authorize(_ context.Context, a auth.Attributes) (auth.Decis
 			return z.createToken(nodeName, a)
 		case "/nodes":
 			return nodeAccess(nodeName, a)
+		case "/pods":
+			return z.pod(nodeName, a)
 		case "coordination.k8s.io/leases":
 			return lease(nodeName, a)
 		case "storage.k8s.io/csinodes":
@@ -125,9 +128,56 @@ func (z *Authorizer) related(nodeName string, kind Kind, a auth.Attributes) (aut
 	return auth.DecisionNoOpinion, fmt.Sprintf("no relationship found between node '%s' and this object", nodeName), nil
 }
 
+// pod is upstream's AuthorizeNodeWithSelectors rule for pods (on by default since 1.32, GA in 1.34): a node
+// gets the pods related to it, lists and watches only its own (field selector spec.nodeName=<node>, or a
+// single related pod by name), creates and deletes mirror pods, updates pod status and evicts (NodeRestriction
+// admission limits those writes to its own pods).
+func (z *Authorizer) pod(nodeName string, a auth.Attributes) (auth.Decision, string, error) {
+	switch a.Subresource {
+	case "":
+		switch a.Verb {
+		case "get":
+			return z.get(nodeName, Pod, a)
+		case "list", "watch":
+			for _, r := range a.FieldSelector {
+				if r.Field == "spec.nodeName" && (r.Operator == selection.Equals || r.Operator == selection.DoubleEquals) && r.Value == nodeName {
+					return auth.DecisionAllow, "", nil
+				}
+			}
+			if a.Name != "" {
+				return z.related(nodeName, Pod, a)
+			}
+			return auth.DecisionNoOpinion, "can only list/watch pods with spec.nodeName field selector", nil
+		case "create", "delete":
+			return auth.DecisionAllow, "", nil
+		}
+	case "status":
+		switch a.Verb {
+		case "update", "patch":
+			return auth.DecisionAllow, "", nil
+		}
+	case "eviction":
+		if a.Verb == "create" {
+			return auth.DecisionAllow, "", nil
+		}
+	}
+	return auth.DecisionNoOpinion, "", nil
+}
+
 // nodeAccess lets a node read only its own Node (by name, so it can look before registering) and write Node
 // objects, which NodeRestriction admission limits to its own.
 func nodeAccess(nodeName string, a auth.Attributes) (auth.Decision, string, error) {
+	switch a.Subresource {
+	case "":
+	case "status":
+		// Its own status only, which NodeRestriction admission checks.
+		if a.Verb == "update" || a.Verb == "patch" {
+			return auth.DecisionAllow, "", nil
+		}
+		return auth.DecisionNoOpinion, "", nil
+	default:
+		return auth.DecisionNoOpinion, "", nil
+	}
 	switch a.Verb {
 	case "create", "update", "patch":
 		return auth.DecisionAllow, "", nil

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"skiff/internal/auth"
 )
@@ -21,7 +22,7 @@ func TestAuthorize(t *testing.T) {
 	n1 := &auth.User{Name: "system:node:n1", Groups: []string{auth.GroupNodes, auth.GroupAuthenticated}}
 	z := NewAuthorizer()
 	z.SetGraph(fakeGraph{"secret/default/s1": true, "configmap/default/c1": true, "serviceaccount/default/sa1": true,
-		"persistentvolumeclaim/default/p1": true, "persistentvolume//pv1": true})
+		"persistentvolumeclaim/default/p1": true, "persistentvolume//pv1": true, "pod/default/mine": true})
 	res := func(verb, group, resource, sub, ns, name string) auth.Attributes {
 		return auth.Attributes{User: n1, Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Namespace: ns,
 			Name: name, ResourceRequest: true}
@@ -54,13 +55,30 @@ func TestAuthorize(t *testing.T) {
 		{"all nodes", res("list", "", "nodes", "", "", ""), auth.DecisionNoOpinion, "node 'n1' cannot read all nodes, only its own Node object"},
 		{"node status write (admission checks the name)", res("update", "", "nodes", "status", "", "n2"), auth.DecisionAllow, ""},
 		{"node delete", res("delete", "", "nodes", "", "", "n1"), auth.DecisionNoOpinion, ""},
+		{"own node by field selector", res("watch", "", "nodes", "", "", "n1"), auth.DecisionAllow, ""},
+		{"node status read", res("get", "", "nodes", "status", "", "n1"), auth.DecisionNoOpinion, ""},
+		{"node proxy", res("get", "", "nodes", "proxy", "", "n1"), auth.DecisionNoOpinion, ""},
 		{"own lease", res("update", "coordination.k8s.io", "leases", "", "kube-node-lease", "n1"), auth.DecisionAllow, ""},
 		{"other lease", res("update", "coordination.k8s.io", "leases", "", "kube-node-lease", "n2"), auth.DecisionNoOpinion,
 			"can only access node lease with the same name as the requesting node"},
 		{"lease elsewhere", res("get", "coordination.k8s.io", "leases", "", "kube-system", "n1"), auth.DecisionNoOpinion,
 			`can only access leases in the "kube-node-lease" system namespace`},
-		{"pods (system:node rules)", res("list", "", "pods", "", "", ""), auth.DecisionAllow, ""},
+		{"all pods", res("list", "", "pods", "", "", ""), auth.DecisionNoOpinion, "can only list/watch pods with spec.nodeName field selector"},
+		{"own pods", withFields(res("watch", "", "pods", "", "", ""), "spec.nodeName=n1"), auth.DecisionAllow, ""},
+		{"own pods, selector among others", withFields(res("list", "", "pods", "", "default", ""), "metadata.namespace=default,spec.nodeName==n1"), auth.DecisionAllow, ""},
+		{"another node's pods", withFields(res("list", "", "pods", "", "", ""), "spec.nodeName=n2"), auth.DecisionNoOpinion,
+			"can only list/watch pods with spec.nodeName field selector"},
+		{"pods not on the node", withFields(res("list", "", "pods", "", "", ""), "spec.nodeName!=n1"), auth.DecisionNoOpinion,
+			"can only list/watch pods with spec.nodeName field selector"},
+		{"watch of a pod on the node by name", res("watch", "", "pods", "", "default", "mine"), auth.DecisionAllow, ""},
+		{"get of a pod on the node", res("get", "", "pods", "", "default", "mine"), auth.DecisionAllow, ""},
+		{"get of a pod elsewhere", res("get", "", "pods", "", "default", "theirs"), auth.DecisionNoOpinion,
+			"no relationship found between node 'n1' and this object"},
+		{"mirror pod create", res("create", "", "pods", "", "default", ""), auth.DecisionAllow, ""},
+		{"pod update", res("update", "", "pods", "", "default", "mine"), auth.DecisionNoOpinion, ""},
 		{"pod status", res("update", "", "pods", "status", "default", "p"), auth.DecisionAllow, ""},
+		{"pod eviction", res("create", "", "pods", "eviction", "default", "p"), auth.DecisionAllow, ""},
+		{"pod exec", res("create", "", "pods", "exec", "default", "mine"), auth.DecisionNoOpinion, ""},
 		{"events", res("create", "", "events", "", "default", ""), auth.DecisionAllow, ""},
 		{"csr", res("create", "certificates.k8s.io", "certificatesigningrequests", "", "", ""), auth.DecisionAllow, ""},
 		{"deployments", res("list", "apps", "deployments", "", "default", ""), auth.DecisionNoOpinion, ""},
@@ -77,6 +95,11 @@ func TestAuthorize(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withFields(a auth.Attributes, sel string) auth.Attributes {
+	a.FieldSelector = fields.ParseSelectorOrDie(sel).Requirements()
+	return a
 }
 
 func TestNoGraphYet(t *testing.T) {

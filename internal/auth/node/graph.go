@@ -20,6 +20,8 @@ const (
 	PVC            Kind = "persistentvolumeclaim"
 	PV             Kind = "persistentvolume"
 	ServiceAccount Kind = "serviceaccount"
+	// Pod is a pod bound to the node itself.
+	Pod Kind = "pod"
 )
 
 // Graph answers whether a node is related to an object.
@@ -87,6 +89,10 @@ func StartGraph(ctx context.Context, client kubernetes.Interface) (*InformerGrap
 
 // Related implements Graph.
 func (g *InformerGraph) Related(node string, kind Kind, ns, name string) bool {
+	if kind == Pod {
+		o, ok, _ := g.pods.GetByKey(ns + "/" + name)
+		return ok && o.(*corev1.Pod).Spec.NodeName == node
+	}
 	if kind == PV {
 		claims, _ := g.claims.ByIndex(byVolume, name)
 		for _, o := range claims {

@@ -240,6 +240,13 @@ func controllerRoles() []controllerRole {
 			verbs("delete", "get", "list").on("").res("pods"),
 			eventsRW,
 		)},
+		// skiff: upstream's tokens controller (serviceaccount-token) runs with the controller manager's root
+		// credentials; skiff gives it only what it does: fill and delete Secrets of type
+		// kubernetes.io/service-account-token, read their ServiceAccounts.
+		{"tokens-controller", rules(
+			verbs("delete", "get", "list", "update", "watch").on("").res("secrets"),
+			verbs("get").on("").res("serviceaccounts"),
+		)},
 		{"ttl-after-finished-controller", rules(
 			verbs("delete", "get", "list", "watch").on("batch").res("jobs"),
 			eventsRW,

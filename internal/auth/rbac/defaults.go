@@ -288,24 +288,57 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 	}
 }
 
-// DefaultRoles returns the namespaced Roles every cluster starts with: those of upstream's that a skiff
-// component needs (the token cleaner deletes bootstrap token Secrets in kube-system only), and skiff's DNS
-// endpoints writer (the kube-dns Service and each node's EndpointSlice for it).
+// DefaultRoles returns the namespaced Roles every cluster starts with: upstream's (kube-system and
+// kube-public, bootstrappolicy's namespace policy) and skiff's DNS endpoints writer (the kube-dns Service and
+// each node's EndpointSlice for it).
 func DefaultRoles() []rbacv1.Role {
+	configmaps := func(vs ...string) ruleB { return verbs(vs...).on("").res("configmaps") }
 	return []rbacv1.Role{
+		// Authentication configuration for extension API servers (the ConfigMap itself is not published yet).
+		role(metav1.NamespaceSystem, "extension-apiserver-authentication-reader",
+			rules(configmaps("get", "list", "watch").names("extension-apiserver-authentication"))),
+		role(metav1.NamespaceSystem, "system:controller:bootstrap-signer",
+			rules(verbs("get", "list", "watch").on("").res("secrets"))),
+		// Deprecated upstream since 1.10, still bootstrapped there.
+		role(metav1.NamespaceSystem, "system:controller:cloud-provider",
+			rules(configmaps("create", "get", "list", "watch"))),
 		role(metav1.NamespaceSystem, "system:controller:token-cleaner",
 			rules(verbs("delete", "get", "list", "watch").on("").res("secrets"), eventsRW)),
+		role(metav1.NamespaceSystem, "system::leader-locking-kube-controller-manager", rules(
+			configmaps("watch"),
+			configmaps("get", "update").names("kube-controller-manager"),
+			verbs("create", "get", "list", "update", "watch").on("coordination.k8s.io").res("leases"))),
+		role(metav1.NamespaceSystem, "system::leader-locking-kube-scheduler", rules(
+			configmaps("watch"),
+			configmaps("get", "update").names("kube-scheduler"))),
+		role(metav1.NamespacePublic, "system:controller:bootstrap-signer", rules(
+			configmaps("get", "list", "watch"),
+			configmaps("update").names("cluster-info"),
+			eventsRW)),
 		role(metav1.NamespaceSystem, "system:skiff:dns-endpoints", rules(
 			verbs("get", "list", "watch", "create").on("").res("services"),
 			verbs("get", "list", "watch", "create", "update").on("discovery.k8s.io").res("endpointslices"))),
 	}
 }
 
-// DefaultRoleBindings returns the namespaced RoleBindings every cluster starts with.
+// DefaultRoleBindings returns the namespaced RoleBindings every cluster starts with, as upstream's.
 func DefaultRoleBindings() []rbacv1.RoleBinding {
+	sa := func(name string) rbacv1.Subject {
+		return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: metav1.NamespaceSystem}
+	}
+	authReader := roleBinding(metav1.NamespaceSystem, "system::extension-apiserver-authentication-reader",
+		subject("User", "system:kube-controller-manager"), subject("User", "system:kube-scheduler"))
+	authReader.RoleRef.Name = "extension-apiserver-authentication-reader"
 	return []rbacv1.RoleBinding{
-		roleBinding(metav1.NamespaceSystem, "system:controller:token-cleaner",
-			rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "token-cleaner", Namespace: metav1.NamespaceSystem}),
+		authReader,
+		roleBinding(metav1.NamespaceSystem, "system::leader-locking-kube-controller-manager",
+			subject("User", "system:kube-controller-manager"), sa("kube-controller-manager"), sa("leader-election-controller")),
+		roleBinding(metav1.NamespaceSystem, "system::leader-locking-kube-scheduler",
+			subject("User", "system:kube-scheduler"), sa("kube-scheduler")),
+		roleBinding(metav1.NamespaceSystem, "system:controller:bootstrap-signer", sa("bootstrap-signer")),
+		roleBinding(metav1.NamespaceSystem, "system:controller:cloud-provider", sa("cloud-provider")),
+		roleBinding(metav1.NamespaceSystem, "system:controller:token-cleaner", sa("token-cleaner")),
+		roleBinding(metav1.NamespacePublic, "system:controller:bootstrap-signer", sa("bootstrap-signer")),
 		roleBinding(metav1.NamespaceSystem, "system:skiff:dns-endpoints", subject("User", "system:skiff:dns-endpoints")),
 	}
 }

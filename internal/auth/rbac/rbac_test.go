@@ -200,7 +200,13 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc, _ = cs.RbacV1().Roles("kube-system").Get(ctx, "system:controller:token-cleaner", metav1.GetOptions{})
-	if ok, missing := Covers(tc.Rules, DefaultRoles()[0].Rules); !ok {
+	var want []rbacv1.PolicyRule
+	for _, r := range DefaultRoles() {
+		if r.Namespace == "kube-system" && r.Name == "system:controller:token-cleaner" {
+			want = r.Rules
+		}
+	}
+	if ok, missing := Covers(tc.Rules, want); !ok || len(want) == 0 {
 		t.Fatalf("token-cleaner role lacks %v", missing)
 	}
 	rb, err := cs.RbacV1().RoleBindings("kube-system").Get(ctx, "system:controller:token-cleaner", metav1.GetOptions{})
@@ -263,5 +269,59 @@ func TestEscalation(t *testing.T) {
 				t.Fatalf("got %v, want 403 containing %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestNamespacedDefaults: the namespaced Roles and RoleBindings are upstream's bootstrap namespace policy (plus
+// skiff's DNS endpoints writer), each binding naming an existing default Role.
+func TestNamespacedDefaults(t *testing.T) {
+	names := func(kind string) []string {
+		var out []string
+		if kind == "role" {
+			for _, r := range DefaultRoles() {
+				out = append(out, r.Namespace+"/"+r.Name)
+			}
+		} else {
+			for _, b := range DefaultRoleBindings() {
+				out = append(out, b.Namespace+"/"+b.Name+"->"+b.RoleRef.Name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	wantRoles := []string{
+		"kube-public/system:controller:bootstrap-signer",
+		"kube-system/extension-apiserver-authentication-reader",
+		"kube-system/system::leader-locking-kube-controller-manager",
+		"kube-system/system::leader-locking-kube-scheduler",
+		"kube-system/system:controller:bootstrap-signer",
+		"kube-system/system:controller:cloud-provider",
+		"kube-system/system:controller:token-cleaner",
+		"kube-system/system:skiff:dns-endpoints",
+	}
+	wantBindings := []string{
+		"kube-public/system:controller:bootstrap-signer->system:controller:bootstrap-signer",
+		"kube-system/system::extension-apiserver-authentication-reader->extension-apiserver-authentication-reader",
+		"kube-system/system::leader-locking-kube-controller-manager->system::leader-locking-kube-controller-manager",
+		"kube-system/system::leader-locking-kube-scheduler->system::leader-locking-kube-scheduler",
+		"kube-system/system:controller:bootstrap-signer->system:controller:bootstrap-signer",
+		"kube-system/system:controller:cloud-provider->system:controller:cloud-provider",
+		"kube-system/system:controller:token-cleaner->system:controller:token-cleaner",
+		"kube-system/system:skiff:dns-endpoints->system:skiff:dns-endpoints",
+	}
+	if got := names("role"); !slices.Equal(got, wantRoles) {
+		t.Errorf("roles\n got %v\nwant %v", got, wantRoles)
+	}
+	if got := names("binding"); !slices.Equal(got, wantBindings) {
+		t.Errorf("bindings\n got %v\nwant %v", got, wantBindings)
+	}
+	roles := map[string]bool{}
+	for _, r := range DefaultRoles() {
+		roles[r.Namespace+"/"+r.Name] = true
+	}
+	for _, b := range DefaultRoleBindings() {
+		if b.RoleRef.Kind != "Role" || !roles[b.Namespace+"/"+b.RoleRef.Name] || len(b.Subjects) == 0 {
+			t.Errorf("binding %s/%s: %+v", b.Namespace, b.Name, b)
+		}
 	}
 }

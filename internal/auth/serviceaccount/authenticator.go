@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -15,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
 
@@ -54,6 +57,10 @@ type Authenticator struct {
 	Keys      []PublicKey
 	Get       Getter
 	Now       func() time.Time
+	// LegacyUsed, when set, records the use of a Secret-based token (LegacyIssuer), which is always accepted.
+	LegacyUsed LegacyUsed
+
+	staleLogged sync.Map // subject -> time.Time of the last stale-token warning
 }
 
 var _ auth.Authenticator = (*Authenticator)(nil)
@@ -79,10 +86,20 @@ func (a *Authenticator) AuthenticateRequest(r *http.Request) (*auth.User, bool, 
 		return nil, false, nil
 	}
 	var unverified jwt.Claims
-	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil || !slices.Contains(a.Issuers, unverified.Issuer) {
+	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil ||
+		(unverified.Issuer != LegacyIssuer && !slices.Contains(a.Issuers, unverified.Issuer)) {
 		return nil, false, nil
 	}
-	u, err := a.validate(r.Context(), parsed)
+	var u *auth.User
+	if unverified.Issuer == LegacyIssuer {
+		var std jwt.Claims
+		var lc legacyClaims
+		if err = a.verify(parsed, &std, &lc); err == nil {
+			u, err = a.validateLegacy(r.Context(), tok, &std, &lc, a.now())
+		}
+	} else {
+		u, err = a.validate(r.Context(), parsed)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid service account token: %w", err)
 	}
@@ -95,10 +112,7 @@ func (a *Authenticator) validate(ctx context.Context, parsed *jwt.JSONWebToken) 
 	if err := a.verify(parsed, &std, &pc); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
-	}
+	now := a.now()
 	if std.Expiry == nil {
 		return nil, errors.New("token has no expiry")
 	}
@@ -174,7 +188,34 @@ func (a *Authenticator) validate(ctx context.Context, parsed *jwt.JSONWebToken) 
 			extra[ExtraNodeUID] = []string{k.Node.UID}
 		}
 	}
+	// A token extended for the safe transition (see ExtendExpiration) used after its requested lifetime: the
+	// client does not renew its token; audited as upstream, and logged.
+	if k.WarnAfter != nil && now.After(k.WarnAfter.Time()) {
+		after := now.Unix() - k.WarnAfter.Time().Unix()
+		audit.AddAnnotation(ctx, StaleTokenAuditAnnotation, fmt.Sprintf("subject: %s, seconds after warning threshold: %d", std.Subject, after))
+		a.logStale(std.Subject, after, now)
+	}
 	return &auth.User{Name: std.Subject, UID: string(sa.UID), Groups: Groups(k.Namespace), Extra: extra}, nil
+}
+
+// StaleTokenAuditAnnotation marks requests with an extended token past its warnafter time.
+const StaleTokenAuditAnnotation = "authentication.k8s.io/stale-token"
+
+// logStale warns about a stale token, once an hour per subject at most.
+func (a *Authenticator) logStale(subject string, after int64, now time.Time) {
+	if last, ok := a.staleLogged.Load(subject); ok && now.Sub(last.(time.Time)) < time.Hour {
+		return
+	}
+	a.staleLogged.Store(subject, now)
+	slog.Warn("stale service account token: used after its requested expiry (extended by --service-account-extend-token-expiration); the client should renew it",
+		"subject", subject, "secondsAfterWarning", after)
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // verify checks the signature with the key the token names (kid), or with each key when it names none.

@@ -2,6 +2,7 @@ package serviceaccount
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -19,8 +20,19 @@ type Issuer struct {
 	APIAudiences []string
 	// MaxExpiration caps requested lifetimes (0: no cap), as --service-account-max-token-expiration.
 	MaxExpiration time.Duration
-	Now           func() time.Time
+	// ExtendExpiration, as --service-account-extend-token-expiration: a pod-bound token for API audiences asked
+	// for exactly WarnOnlyBoundTokenExpiration is valid ExpirationExtension, with a warnafter claim at the
+	// requested expiry (the expiry Issue reports).
+	ExtendExpiration bool
+	Now              func() time.Time
 }
+
+// Upstream's safe transition to expiring tokens: the node agent asks for 3607 s (an hour and 7 s, a value
+// nobody else uses); such a token is valid a year, and its use after the hour is audited as stale.
+const (
+	WarnOnlyBoundTokenExpiration = 3607 * time.Second
+	ExpirationExtension          = 365 * 24 * time.Hour
+)
 
 // NewIssuer builds an issuer over keys.
 func NewIssuer(keys *Keys, issuer string, audiences []string, maxExpiration time.Duration) (*Issuer, error) {
@@ -43,7 +55,8 @@ type Request struct {
 	Bound                Binding
 }
 
-// Issue signs a token; it returns the token and its expiry (the lifetime is capped by MaxExpiration).
+// Issue signs a token; it returns the token and its expiry (the lifetime is capped by MaxExpiration). With
+// ExtendExpiration the token itself may live longer than the returned expiry (see ExtendExpiration).
 func (i *Issuer) Issue(r Request) (string, time.Time, error) {
 	now := i.Now()
 	exp := r.Expiration
@@ -51,9 +64,16 @@ func (i *Issuer) Issue(r Request) (string, time.Time, error) {
 		exp = i.MaxExpiration
 	}
 	expiry := now.Add(exp)
+	tokenExpiry := expiry
+	var warnAfter *jwt.NumericDate
+	if i.ExtendExpiration && r.Bound.Kind == "Pod" && exp == WarnOnlyBoundTokenExpiration && subset(r.Audiences, i.APIAudiences) {
+		warnAfter = jwt.NewNumericDate(expiry)
+		tokenExpiry = now.Add(ExpirationExtension)
+	}
 	pc := privateClaims{Kubernetes: kubernetesClaims{
 		Namespace:      r.Namespace,
 		ServiceAccount: &ref{Name: r.Name, UID: r.UID},
+		WarnAfter:      warnAfter,
 	}}
 	b := r.Bound
 	switch b.Kind {
@@ -72,7 +92,7 @@ func (i *Issuer) Issue(r Request) (string, time.Time, error) {
 		Subject:   UserName(r.Namespace, r.Name),
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
-		Expiry:    jwt.NewNumericDate(expiry),
+		Expiry:    jwt.NewNumericDate(tokenExpiry),
 		ID:        uuid.NewString(),
 	}
 	// "aud" is always a list, as upstream's tokens have it (go-jose writes a single audience as a string).
@@ -84,4 +104,14 @@ func (i *Issuer) Issue(r Request) (string, time.Time, error) {
 		return "", time.Time{}, err
 	}
 	return tok, expiry.Truncate(time.Second), nil
+}
+
+// subset says whether every audience is one of the API's.
+func subset(audiences, api []string) bool {
+	for _, a := range audiences {
+		if !slices.Contains(api, a) {
+			return false
+		}
+	}
+	return true
 }

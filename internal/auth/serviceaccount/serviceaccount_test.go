@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -29,6 +30,7 @@ type objects struct {
 	sas   map[string]*corev1.ServiceAccount
 	pods  map[string]*corev1.Pod
 	nodes map[string]*corev1.Node
+	secs  map[string]*corev1.Secret
 }
 
 func notFound(r, n string) error { return apierrors.NewNotFound(schema.GroupResource{Resource: r}, n) }
@@ -46,6 +48,9 @@ func (o *objects) Pod(_ context.Context, ns, name string) (*corev1.Pod, error) {
 	return nil, notFound("pods", name)
 }
 func (o *objects) Secret(_ context.Context, ns, name string) (*corev1.Secret, error) {
+	if s, ok := o.secs[ns+"/"+name]; ok {
+		return s, nil
+	}
 	return nil, notFound("secrets", name)
 }
 func (o *objects) Node(_ context.Context, name string) (*corev1.Node, error) {
@@ -201,4 +206,76 @@ func TestDiscovery(t *testing.T) {
 	if rec.Header().Get("Content-Type") != "application/jwk-set+json" {
 		t.Fatalf("content type %q", rec.Header().Get("Content-Type"))
 	}
+}
+
+func TestExtendExpiration(t *testing.T) {
+	is, a, _ := setup(t)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	is.Now = func() time.Time { return now }
+	is.ExtendExpiration = true
+	pod := Binding{Kind: "Pod", Name: "p", UID: "pod-uid"}
+	req := Request{Namespace: "ns", Name: "sa", UID: "sa-uid", Audiences: []string{iss}, Expiration: 3607 * time.Second, Bound: pod}
+	tok, exp, err := is.Issue(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reported expiry is the requested one; the token's own a year later, with warnafter at the former.
+	if !exp.Equal(now.Add(3607 * time.Second)) {
+		t.Fatalf("reported expiry %v", exp)
+	}
+	cl := decodeClaims(t, tok)
+	if int64(cl["exp"].(float64)) != now.Add(365*24*time.Hour).Unix() {
+		t.Fatalf("exp %v", cl["exp"])
+	}
+	if k := cl["kubernetes.io"].(map[string]any); int64(k["warnafter"].(float64)) != exp.Unix() {
+		t.Fatalf("warnafter %v", k["warnafter"])
+	}
+	// Not extended: another lifetime, no pod binding, a foreign audience, or the option off.
+	for name, r := range map[string]Request{
+		"3600 s":     {Namespace: "ns", Name: "sa", UID: "sa-uid", Audiences: []string{iss}, Expiration: time.Hour, Bound: pod},
+		"unbound":    {Namespace: "ns", Name: "sa", UID: "sa-uid", Audiences: []string{iss}, Expiration: 3607 * time.Second},
+		"audience":   {Namespace: "ns", Name: "sa", UID: "sa-uid", Audiences: []string{iss, "vault"}, Expiration: 3607 * time.Second, Bound: pod},
+		"max capped": {Namespace: "ns", Name: "sa", UID: "sa-uid", Audiences: []string{iss}, Expiration: 2 * time.Hour, Bound: pod},
+	} {
+		if name == "max capped" {
+			is.MaxExpiration = 3600 * time.Second
+		}
+		tok, exp, _ := is.Issue(r)
+		cl := decodeClaims(t, tok)
+		if int64(cl["exp"].(float64)) != exp.Unix() || cl["kubernetes.io"].(map[string]any)["warnafter"] != nil {
+			t.Errorf("%s: extended: %v", name, cl)
+		}
+	}
+	is.MaxExpiration = 0
+
+	// Used before warnafter: fine, not stale. After: still valid (until exp), audited as stale.
+	a.Now = func() time.Time { return now.Add(time.Hour) }
+	if _, ok, err := a.AuthenticateRequest(request(tok)); !ok || err != nil {
+		t.Fatalf("fresh: ok=%v err=%v", ok, err)
+	}
+	a.Now = func() time.Time { return now.Add(48 * time.Hour) }
+	if _, ok, err := a.AuthenticateRequest(request(tok)); !ok || err != nil {
+		t.Fatalf("stale but valid: ok=%v err=%v", ok, err)
+	}
+	if _, ok := a.staleLogged.Load("system:serviceaccount:ns:sa"); !ok {
+		t.Fatal("stale use not logged")
+	}
+	a.Now = func() time.Time { return now.Add(366 * 24 * time.Hour) }
+	if _, ok, err := a.AuthenticateRequest(request(tok)); ok || err == nil {
+		t.Fatalf("after the extension: ok=%v err=%v", ok, err)
+	}
+}
+
+func decodeClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

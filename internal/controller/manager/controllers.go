@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/metadata"
 
+	"skiff/internal/controller/bootstrapsigner"
 	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
@@ -94,6 +95,15 @@ func init() {
 		{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
 			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
 		}},
+		// Upstream runs it with the root credentials; skiff gives it kube-system/tokens-controller, whose role
+		// reads and writes token Secrets and reads ServiceAccounts (see internal/auth/rbac/controllerroles.go).
+		{Name: "serviceaccount-token", ServiceAccount: "tokens-controller", Start: func(ctx context.Context, cc *Context) error {
+			if cc.Options.LegacyTokens == nil {
+				return nil
+			}
+			return serviceaccount.StartTokens(ctx, cc.Client, cc.Informers, serviceaccount.TokensOptions{
+				Generate: cc.Options.LegacyTokens, RootCA: cc.Config.CAData})
+		}},
 		{Name: "resourcequota", ServiceAccount: "resourcequota-controller", Start: func(ctx context.Context, cc *Context) error {
 			meta, err := metadata.NewForConfig(cc.Config)
 			if err != nil {
@@ -112,6 +122,10 @@ func init() {
 		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
 		{Name: "tokencleaner", ServiceAccount: "token-cleaner", Start: func(ctx context.Context, cc *Context) error {
 			return tokencleaner.Start(ctx, cc.Client)
+		}},
+		// Also off by default upstream (kubeadm turns it on): signs kube-public/cluster-info for node join.
+		{Name: "bootstrapsigner", ServiceAccount: "bootstrap-signer", Start: func(ctx context.Context, cc *Context) error {
+			return bootstrapsigner.Start(ctx, cc.Client)
 		}},
 	}
 }

@@ -74,6 +74,9 @@ type Options struct {
 	// ClusterCIDR, when set, is cut into /NodeCIDRMaskSize pod subnets for the nodes (the nodeipam controller).
 	ClusterCIDR      netip.Prefix
 	NodeCIDRMaskSize int
+	// LegacyTokens signs the tokens of Secrets of type kubernetes.io/service-account-token (the API server's
+	// service account key); nil disables the tokens controller.
+	LegacyTokens func(sa *corev1.ServiceAccount, secretName string) (string, error)
 }
 
 // Config configures the manager.
