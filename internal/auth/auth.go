@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/fields"
 )
@@ -63,6 +65,15 @@ func (X509) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 	cert := r.TLS.VerifiedChains[0][0]
 	if cert.Subject.CommonName == "" {
 		return nil, false, nil
+	}
+	// The chain was verified at the handshake; a connection may outlive its certificate, so validity is
+	// checked again on every request, as upstream verifies the chain per request.
+	now := time.Now()
+	for _, c := range r.TLS.VerifiedChains[0] {
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			return nil, false, fmt.Errorf("verifying certificate SN=%s failed: x509: certificate has expired or is not yet valid: current time %s is outside %s - %s",
+				cert.SerialNumber, now.UTC().Format(time.RFC3339), c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+		}
 	}
 	groups := append([]string(nil), cert.Subject.Organization...)
 	return &User{Name: cert.Subject.CommonName, Groups: groups}, true, nil

@@ -7,7 +7,9 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 type tokens map[string]string // token -> user name
@@ -27,7 +29,10 @@ func (refusing) AuthenticateToken(context.Context, string) (*User, bool, error) 
 
 func TestRequestAuthentication(t *testing.T) {
 	chain := Anonymous{Authenticator: Chain{X509{}, BearerToken{refusing{}, tokens{"good": "alice"}}}}
-	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "admin", Organization: []string{GroupMasters}}}
+	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "admin", Organization: []string{GroupMasters}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	expired := &x509.Certificate{Subject: pkix.Name{CommonName: "old", Organization: []string{GroupMasters}},
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}
 	cases := []struct {
 		name      string
 		header    string
@@ -67,6 +72,12 @@ func TestRequestAuthentication(t *testing.T) {
 				t.Fatal("anonymous user in system:authenticated")
 			}
 		})
+	}
+	// A certificate that expired since the handshake (a long-lived connection) is refused, not anonymous.
+	r := httptest.NewRequest("GET", "/api", nil)
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{expired}}}
+	if u, ok, err := chain.AuthenticateRequest(r); ok || err == nil || !strings.Contains(err.Error(), "certificate has expired") {
+		t.Fatalf("expired certificate: user=%v ok=%v err=%v", u, ok, err)
 	}
 	// Anonymous only for some paths.
 	some := Anonymous{Authenticator: Chain{X509{}}, Paths: []string{"/livez"}}

@@ -80,6 +80,8 @@ type Leaf struct {
 	IPs          []net.IP
 	Server       bool
 	Client       bool
+	// Validity is how long the certificate is valid (0: a year).
+	Validity time.Duration
 }
 
 // Issue signs a new key pair for leaf and returns PEM-encoded certificate and key.
@@ -89,13 +91,19 @@ func (ca *CA) Issue(leaf Leaf) (certPEM, keyPEM []byte, err error) {
 		return nil, nil, err
 	}
 	now := time.Now()
+	validity := leaf.Validity
+	if validity <= 0 {
+		validity = leafValidity
+	}
+	// Back-dated for clock skew (an hour; less for short-lived test certificates).
+	notBefore := now.Add(-min(time.Hour, validity/10))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: leaf.CommonName, Organization: leaf.Organization},
 		DNSNames:     leaf.DNSNames,
 		IPAddresses:  leaf.IPs,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(leafValidity),
+		NotBefore:    notBefore,
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 	}
 	if leaf.Server {

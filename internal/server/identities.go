@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"k8s.io/client-go/rest"
 
 	"skiff/internal/pki"
@@ -21,24 +23,28 @@ import (
 //	DNS endpoints writer system:skiff:dns-endpoints                 system:skiff:dns-endpoints
 //
 // The credentials are client certificates from the cluster CA, issued in memory at every start and never
-// written to disk; a certificate lives a year (pki's leaf validity), and a server restart renews them all.
+// written to disk; a certificate lives a year (pki's leaf validity) and is renewed after eight months while the
+// server runs (certrotation.go), its connections then closed and made again with the new one.
 
 // identities issues in-memory client credentials for in-process components.
 type identities struct {
-	ca *pki.CA
-	// base is the loopback config: the host and trusted CA every identity shares.
-	base *rest.Config
+	// ctx bounds the certificates' renewal.
+	ctx  context.Context
+	ca   *pki.CA
+	host string
 }
 
 // config returns a client config for user in groups, with its own user agent and rate limit (qps, burst 2x).
 func (ids identities) config(user string, groups []string, agent string, qps float32) (*rest.Config, error) {
-	certPEM, keyPEM, err := ids.ca.Issue(pki.Leaf{CommonName: user, Organization: groups, Client: true})
+	m, err := newMemoryCert(ids.ca, pki.Leaf{CommonName: user, Organization: groups, Client: true})
 	if err != nil {
 		return nil, err
 	}
-	c := withAgent(ids.base, agent, qps)
-	c.TLSClientConfig.CertData, c.TLSClientConfig.KeyData = certPEM, keyPEM
-	c.TLSClientConfig.CertFile, c.TLSClientConfig.KeyFile = "", ""
+	c, err := rotatingClientConfig(ids.ctx, m, ids.host, ids.ca.CertPEM)
+	if err != nil {
+		return nil, err
+	}
+	c.UserAgent, c.QPS, c.Burst = agent, qps, int(qps)*2
 	return c, nil
 }
 

@@ -30,12 +30,15 @@ func startNodeAuthorizer(ctx context.Context, loopback *rest.Config, z *nodeauth
 // nodeClientConfig is the node agent's client: its own identity, system:node:<nodeName> in group system:nodes,
 // in a client certificate from the cluster CA, as a kubelet's. The Node authorizer and NodeRestriction
 // admission limit it to its own Node and the pods bound to it.
-func nodeClientConfig(loopback *rest.Config, ca *pki.CA, nodeName string) (*rest.Config, error) {
-	certPEM, keyPEM, err := ca.Issue(pki.Leaf{CommonName: auth.NodeUserPrefix + nodeName, Organization: []string{auth.GroupNodes}, Client: true})
+func nodeClientConfig(ctx context.Context, host string, ca *pki.CA, nodeName string) (*rest.Config, error) {
+	m, err := newMemoryCert(ca, pki.Leaf{CommonName: auth.NodeUserPrefix + nodeName, Organization: []string{auth.GroupNodes}, Client: true})
 	if err != nil {
 		return nil, err
 	}
-	c := withAgent(loopback, "skiff-kubelet", 200)
-	c.TLSClientConfig.CertData, c.TLSClientConfig.KeyData = certPEM, keyPEM
+	c, err := rotatingClientConfig(ctx, m, host, ca.CertPEM)
+	if err != nil {
+		return nil, err
+	}
+	c.UserAgent, c.QPS, c.Burst = "skiff-kubelet", 200, 400
 	return c, nil
 }

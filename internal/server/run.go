@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return shutdown(srv)
 	}
-	loopback, err := loopbackConfig(ca, server, tlsDir)
+	loopback, err := loopbackConfig(runCtx, ca, server)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startNodeAuthorizer(runCtx, loopback, nodeAuthz); err != nil {
 		return err
 	}
-	ids := identities{ca: ca, base: loopback}
+	ids := identities{ctx: runCtx, ca: ca, host: loopback.Host}
 	if err := waitRBAC(ctx, rbacAuthz); err != nil {
 		return shutdown(srv)
 	}
@@ -366,7 +366,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if hostName == "" {
 			hostName = hostname()
 		}
-		agentCfg, err := nodeClientConfig(loopback, ca, hostName)
+		agentCfg, err := nodeClientConfig(runCtx, loopback.Host, ca, hostName)
 		if err != nil {
 			return err
 		}
@@ -576,13 +576,17 @@ func listen(cfg Config, ca *pki.CA, tlsDir string, h http.Handler) (*http.Server
 // loopbackConfig is the API server's own client (bootstrap objects, the kubernetes Service, the RBAC and
 // authentication informers): a system:masters certificate, as upstream's loopback. Components get their own
 // identities (identities.go).
-func loopbackConfig(ca *pki.CA, server, tlsDir string) (*rest.Config, error) {
-	certPEM, keyPEM, err := ca.Issue(pki.Leaf{CommonName: "system:apiserver", Organization: []string{auth.GroupMasters}, Client: true})
+func loopbackConfig(ctx context.Context, ca *pki.CA, server string) (*rest.Config, error) {
+	m, err := newMemoryCert(ca, pki.Leaf{CommonName: "system:apiserver", Organization: []string{auth.GroupMasters}, Client: true})
 	if err != nil {
 		return nil, err
 	}
-	return &rest.Config{Host: server, QPS: 200, Burst: 400, UserAgent: "skiff-apiserver",
-		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM}}, nil
+	c, err := rotatingClientConfig(ctx, m, server, ca.CertPEM)
+	if err != nil {
+		return nil, err
+	}
+	c.QPS, c.Burst, c.UserAgent = 200, 400, "skiff-apiserver"
+	return c, nil
 }
 
 func versionInfo() version.Info {
@@ -641,15 +645,11 @@ func parseTaints(specs []string) ([]corev1.Taint, error) {
 
 // issueTLS issues a certificate from the cluster CA and returns a TLS config presenting it.
 func issueTLS(ca *pki.CA, leaf pki.Leaf) (*tls.Config, error) {
-	certPEM, keyPEM, err := ca.Issue(leaf)
+	m, err := newMemoryCert(ca, leaf)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: defaultCipherSuites}, nil
+	return m.tlsConfig(), nil
 }
 
 // parseServiceRanges reads --service-cidr and --service-node-port-range.
