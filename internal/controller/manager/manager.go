@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff/internal/apiserver/registry"
+	"skiff/internal/pki"
 )
 
 // Context is what a controller gets when its manager starts leading.
@@ -74,6 +75,10 @@ type Options struct {
 	// ClusterCIDR, when set, is cut into /NodeCIDRMaskSize pod subnets for the nodes (the nodeipam controller).
 	ClusterCIDR      netip.Prefix
 	NodeCIDRMaskSize int
+	// SigningCA returns the CA that CertificateSigningRequests are signed with (nil: csrsigning does not run);
+	// SigningDuration caps the certificates' lifetime.
+	SigningCA       func() (*pki.CA, error)
+	SigningDuration time.Duration
 }
 
 // Config configures the manager.
