@@ -102,6 +102,9 @@ func (s *Server) prepareUpdate(res *resource, obj, old runtime.Object, sub strin
 		copyField(obj, old, "Status")
 	}
 	prepareKindUpdate(obj, old, sub)
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		prepareCSRUpdate(csr, old.(*certificatesv1.CertificateSigningRequest), sub, s.cfg.Now())
+	}
 	if res.Status && sub == "" && !apiequality.Semantic.DeepEqual(fieldOf(obj, "Spec"), fieldOf(old, "Spec")) {
 		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
@@ -113,10 +116,7 @@ func (s *Server) prepareUpdate(res *resource, obj, old runtime.Object, sub strin
 func keepOnlySubresource(obj, old runtime.Object, sub string) {
 	switch o := obj.(type) {
 	case *certificatesv1.CertificateSigningRequest:
-		prev := old.(*certificatesv1.CertificateSigningRequest)
-		conds := o.Status.Conditions
-		o.Spec, o.Status = prev.Spec, prev.Status
-		o.Status.Conditions = conds
+		// prepareCSRUpdate (csr.go) keeps what /approval does not own.
 	case *corev1.Pod:
 		prev := old.(*corev1.Pod).DeepCopy()
 		switch sub {

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"net/http"
 
@@ -122,6 +123,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj runtime.Object, opts writeOptions) (runtime.Object, error) {
 	if err := s.prepareCreate(res, obj, ns); err != nil {
 		return nil, err
+	}
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		setCSRRequester(csr, auth.UserFrom(ctx))
 	}
 	defaults.Default(obj)
 	acc, _ := meta.Accessor(obj)

@@ -213,3 +213,24 @@ func parsePair(certPEM, keyPEM []byte) (*x509.Certificate, crypto.Signer, error)
 	}
 	return cert, key, err
 }
+
+// LoadCA reads a CA from a PEM certificate file and a PEM private key file (EC, RSA or PKCS#8), such as
+// --cluster-signing-cert-file/--cluster-signing-key-file name.
+func LoadCA(certFile, keyFile string) (*CA, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := parsePair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load CA %s: %w", certFile, err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("load CA %s: not a CA certificate", certFile)
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: certPEM}, nil
+}

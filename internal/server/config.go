@@ -54,6 +54,11 @@ type Config struct {
 	DisableControllers []string
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats before it is NotReady/Unknown.
 	NodeMonitorGracePeriod time.Duration
+	// ClusterSigningCertFile and ClusterSigningKeyFile are the CA the CSR signing controller signs with
+	// (default: the cluster CA, <data-dir>/tls/ca.crt/.key); ClusterSigningDuration caps the certificates'
+	// lifetime.
+	ClusterSigningCertFile, ClusterSigningKeyFile string
+	ClusterSigningDuration                        time.Duration
 	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are the tolerationSeconds the
 	// DefaultTolerationSeconds admission plugin gives pods for the not-ready and unreachable NoExecute taints
 	// (nil: upstream's 300).

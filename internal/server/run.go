@@ -38,6 +38,7 @@ import (
 	"skiff/internal/auth"
 	nodeauthz "skiff/internal/auth/node"
 	"skiff/internal/auth/rbac"
+	"skiff/internal/controller/certificates"
 	"skiff/internal/controller/manager"
 	"skiff/internal/controller/namespace"
 	clusterdns "skiff/internal/dns"
@@ -77,6 +78,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer auditor.Close()
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.LoadOrCreateCA(tlsDir, "ca")
+	if err != nil {
+		return err
+	}
+	signingCA, err := clusterSigningCA(cfg, ca)
 	if err != nil {
 		return err
 	}
@@ -159,6 +164,9 @@ func Run(ctx context.Context, cfg Config) error {
 				Node: func(ctx context.Context, name string) (*corev1.Node, error) { return saAuthn.Get.Node(ctx, name) }},
 			&rbac.Escalation{Authorizer: authz, RBAC: rbacAuthz},
 			podSecurity,
+			// CertificateApproval, CertificateSigning, CertificateSubjectRestriction: the signers resource.
+			admission.CertificateApproval{Authorizer: authz}, admission.CertificateSigning{Authorizer: authz},
+			admission.CertificateSubjectRestriction{},
 			// ValidatingAdmissionPolicy, then MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as
 			// upstream's default order (the policy plugin only validates: it runs before the validating webhooks).
 			vap,
@@ -301,7 +309,8 @@ func Run(ctx context.Context, cfg Config) error {
 		identity := fmt.Sprintf("%s_%x", host, sha256.Sum256([]byte(abs)))[:len(host)+17]
 		if err := manager.Run(runCtx, manager.Config{RestConfig: kcmCfg, ControllerConfig: controllerCfg, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
-				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize, LegacyTokens: saIssuer.IssueLegacy}}); err != nil {
+				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize, LegacyTokens: saIssuer.IssueLegacy,
+				SigningCA: signingCA, SigningDuration: cfg.ClusterSigningDuration}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()
@@ -431,6 +440,22 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	return shutdown(srv)
+}
+
+// clusterSigningCA is the CA CertificateSigningRequests are signed with: --cluster-signing-cert-file and
+// --cluster-signing-key-file (reread when they change), else the cluster CA.
+func clusterSigningCA(cfg Config, ca *pki.CA) (func() (*pki.CA, error), error) {
+	if cfg.ClusterSigningCertFile == "" && cfg.ClusterSigningKeyFile == "" {
+		return func() (*pki.CA, error) { return ca, nil }, nil
+	}
+	if cfg.ClusterSigningCertFile == "" || cfg.ClusterSigningKeyFile == "" {
+		return nil, errors.New("--cluster-signing-cert-file and --cluster-signing-key-file go together")
+	}
+	load := certificates.FileCA(cfg.ClusterSigningCertFile, cfg.ClusterSigningKeyFile)
+	if _, err := load(); err != nil {
+		return nil, fmt.Errorf("--cluster-signing-cert-file: %w", err)
+	}
+	return load, nil
 }
 
 // startDNS runs the cluster DNS server (informers on Services and EndpointSlices) on --dns-listen. It runs

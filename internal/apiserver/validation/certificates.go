@@ -1,9 +1,11 @@
 package validation
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -106,5 +108,78 @@ func validateCSRUpdate(csr, old *certificatesv1.CertificateSigningRequest) field
 	errs := immutable(csr.Spec.Request, old.Spec.Request, p.Child("request"))
 	errs = append(errs, immutable(csr.Spec.Usages, old.Spec.Usages, p.Child("usages"))...)
 	errs = append(errs, immutable(csr.Spec.SignerName, old.Spec.SignerName, p.Child("signerName"))...)
+	return append(errs, validateCSRStatusUpdate(csr, old)...)
+}
+
+// terminalConditions may only be True, appear once, and never be removed.
+var terminalConditions = sets.New(certificatesv1.CertificateApproved, certificatesv1.CertificateDenied, certificatesv1.CertificateFailed)
+
+// validateCSRStatusUpdate: conditions are well formed, Approved and Denied exclude each other, terminal
+// conditions stay, and an issued certificate is PEM and never changes.
+func validateCSRStatusUpdate(csr, old *certificatesv1.CertificateSigningRequest) field.ErrorList {
+	p := field.NewPath("status", "conditions")
+	var errs field.ErrorList
+	seen := sets.New[certificatesv1.RequestConditionType]()
+	for i, c := range csr.Status.Conditions {
+		cp := p.Index(i)
+		if c.Type == "" {
+			errs = append(errs, field.Required(cp.Child("type"), ""))
+		}
+		if terminalConditions.Has(c.Type) {
+			if c.Status != "True" {
+				errs = append(errs, field.NotSupported(cp.Child("status"), c.Status, []string{"True"}))
+			}
+			if seen.Has(c.Type) {
+				errs = append(errs, field.Duplicate(cp.Child("type"), c.Type))
+			}
+		} else if c.Status != "True" && c.Status != "False" && c.Status != "Unknown" {
+			errs = append(errs, field.NotSupported(cp.Child("status"), c.Status, []string{"False", "True", "Unknown"}))
+		}
+		seen.Insert(c.Type)
+	}
+	if seen.Has(certificatesv1.CertificateApproved) && seen.Has(certificatesv1.CertificateDenied) {
+		errs = append(errs, field.Invalid(p, certificatesv1.CertificateDenied, "Approved and Denied conditions are mutually exclusive"))
+	}
+	for _, c := range old.Status.Conditions {
+		if terminalConditions.Has(c.Type) && !seen.Has(c.Type) {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf("updates may not remove a condition of type %q", c.Type)))
+		}
+	}
+	cp := field.NewPath("status", "certificate")
+	if len(csr.Status.Certificate) > 0 {
+		if err := checkCertificatePEM(csr.Status.Certificate); err != nil {
+			errs = append(errs, field.Invalid(cp, "<certificate data>", err.Error()))
+		}
+	}
+	if len(old.Status.Certificate) > 0 && !bytes.Equal(old.Status.Certificate, csr.Status.Certificate) {
+		errs = append(errs, field.Forbidden(cp, "updates may not modify existing certificate content"))
+	}
 	return errs
+}
+
+// checkCertificatePEM: one or more CERTIFICATE blocks without headers, each an X.509 certificate; text
+// around the blocks is allowed.
+func checkCertificatePEM(data []byte) error {
+	n := 0
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			break
+		}
+		data = rest
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("only CERTIFICATE PEM blocks are allowed, found %q", block.Type)
+		}
+		if len(block.Headers) > 0 {
+			return errors.New("no PEM block headers are permitted")
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("must contain at least one CERTIFICATE PEM block")
+	}
+	return nil
 }

@@ -285,6 +285,14 @@ func baseClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		namedClusterBinding("skiff:kube-apiserver-kubelet-client", "system:kubelet-api-admin", subject("User", "kube-apiserver-kubelet-client")),
 		// Upstream binds system:node to no one: nodes are authorized by the Node authorizer.
 		clusterBinding("system:node"),
+		// Node TLS bootstrap, bound as kubeadm binds it (upstream's API server binds none of these): bootstrap
+		// tokens (group system:bootstrappers) may create CSRs and get node client requests auto-approved; nodes
+		// get their own renewals auto-approved.
+		namedClusterBinding("skiff:kubelet-bootstrap", "system:node-bootstrapper", subject("Group", "system:bootstrappers")),
+		namedClusterBinding("skiff:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+			subject("Group", "system:bootstrappers")),
+		namedClusterBinding("skiff:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+			subject("Group", "system:nodes")),
 	}
 }
 

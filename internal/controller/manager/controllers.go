@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"skiff/internal/controller/bootstrapsigner"
+	"skiff/internal/controller/certificates"
 	"skiff/internal/controller/clusterroleaggregation"
 	"skiff/internal/controller/cronjob"
 	"skiff/internal/controller/daemonset"
@@ -118,6 +119,21 @@ func init() {
 					}
 					return schema.GroupVersionResource{}, false
 				}})
+		}},
+		// CertificateSigningRequests: sign, auto-approve node client requests, clean up (one identity, as upstream).
+		{Name: "csrsigning", ServiceAccount: "certificate-controller", Start: func(ctx context.Context, cc *Context) error {
+			if cc.Options.SigningCA == nil {
+				return nil
+			}
+			return certificates.StartSigner(ctx, cc.Informers.Certificates().V1().CertificateSigningRequests(),
+				&certificates.Signer{Client: cc.Client, CA: cc.Options.SigningCA, Duration: cc.Options.SigningDuration})
+		}},
+		{Name: "csrapproving", ServiceAccount: "certificate-controller", Start: func(ctx context.Context, cc *Context) error {
+			return certificates.StartApprover(ctx, cc.Informers.Certificates().V1().CertificateSigningRequests(),
+				&certificates.Approver{Client: cc.Client})
+		}},
+		{Name: "csrcleaner", ServiceAccount: "certificate-controller", Start: func(ctx context.Context, cc *Context) error {
+			return certificates.StartCleaner(ctx, cc.Client, cc.Informers.Certificates().V1().CertificateSigningRequests())
 		}},
 		// Upstream leaves it off by default (kubeadm turns it on); skiff joins nodes with bootstrap tokens, so on.
 		{Name: "tokencleaner", ServiceAccount: "token-cleaner", Start: func(ctx context.Context, cc *Context) error {

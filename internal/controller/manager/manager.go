@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"skiff/internal/apiserver/registry"
+	"skiff/internal/pki"
 )
 
 // Context is what a controller gets when its manager starts leading.
@@ -77,6 +78,10 @@ type Options struct {
 	// LegacyTokens signs the tokens of Secrets of type kubernetes.io/service-account-token (the API server's
 	// service account key); nil disables the tokens controller.
 	LegacyTokens func(sa *corev1.ServiceAccount, secretName string) (string, error)
+	// SigningCA returns the CA that CertificateSigningRequests are signed with (nil: csrsigning does not run);
+	// SigningDuration caps the certificates' lifetime.
+	SigningCA       func() (*pki.CA, error)
+	SigningDuration time.Duration
 }
 
 // Config configures the manager.
