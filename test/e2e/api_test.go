@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -185,6 +187,14 @@ func TestPodsAndNamespaces(t *testing.T) {
 		_, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 		return err
 	})
+	// It holds the cluster CA.
+	caPEM, err := os.ReadFile(filepath.Join(c.DataDir, "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil || len(caPEM) == 0 || cm.Data["ca.crt"] != string(caPEM) {
+		t.Fatalf("kube-root-ca.crt: %v %q, want the cluster CA", err, cm.Data["ca.crt"])
+	}
 	for i := 0; i < 5; i++ {
 		if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "page-"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)

@@ -94,7 +94,7 @@ func init() {
 		}},
 		// As upstream, the published CA is the one the controller manager's own client trusts.
 		{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", Start: func(ctx context.Context, cc *Context) error {
-			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Config.CAData)
+			return serviceaccount.StartRootCAPublisher(ctx, cc.Client, cc.Informers, cc.Options.RootCA)
 		}},
 		// Upstream runs it with the root credentials; skiff gives it kube-system/tokens-controller, whose role
 		// reads and writes token Secrets and reads ServiceAccounts (see internal/auth/rbac/controllerroles.go).
@@ -103,7 +103,7 @@ func init() {
 				return nil
 			}
 			return serviceaccount.StartTokens(ctx, cc.Client, cc.Informers, serviceaccount.TokensOptions{
-				Generate: cc.Options.LegacyTokens, RootCA: cc.Config.CAData})
+				Generate: cc.Options.LegacyTokens, RootCA: cc.Options.RootCA})
 		}},
 		{Name: "resourcequota", ServiceAccount: "resourcequota-controller", Start: func(ctx context.Context, cc *Context) error {
 			meta, err := metadata.NewForConfig(cc.Config)

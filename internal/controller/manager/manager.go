@@ -67,6 +67,9 @@ type Controller struct {
 
 // Options are tunables shared by controllers.
 type Options struct {
+	// RootCA is the cluster CA certificate (PEM) published to namespaces (kube-root-ca.crt) and put into
+	// legacy token Secrets; the client configs carry no CA of their own (their transports verify the server).
+	RootCA []byte
 	// NodeMonitorGracePeriod is how long a node's Lease may go unrenewed before the node is NotReady/Unknown
 	// (upstream: 40 s).
 	NodeMonitorGracePeriod time.Duration
