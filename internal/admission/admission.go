@@ -33,6 +33,37 @@ type Attributes struct {
 
 	// undo holds what plugins did outside the object (a quota charge) to take back if the write fails.
 	undo []func(context.Context)
+	// reinvocation is the state of reinvocationPolicy IfNeeded across the mutating plugins.
+	reinvocation Reinvocation
+}
+
+// Reinvocation is upstream's reinvocation context: a plugin that changed the object asks (ShouldReinvoke)
+// for a second pass of the reinvocable plugins (Reinvocable: mutating policies and webhooks), in which
+// IsReinvoke is true; each plugin keeps its own state under its name.
+type Reinvocation struct {
+	IsReinvoke, ShouldReinvoke bool
+	values                     map[string]any
+}
+
+// Value is the state a plugin stored under key.
+func (r *Reinvocation) Value(key string) any { return r.values[key] }
+
+// SetValue stores a plugin's state.
+func (r *Reinvocation) SetValue(key string, v any) {
+	if r.values == nil {
+		r.values = map[string]any{}
+	}
+	r.values[key] = v
+}
+
+// Reinvocation is the request's reinvocation context.
+func (a *Attributes) Reinvocation() *Reinvocation { return &a.reinvocation }
+
+// Reinvocable is a mutating plugin the chain calls a second time when a plugin asked for it (it then runs
+// only what its reinvocationPolicy IfNeeded entries need).
+type Reinvocable interface {
+	Mutator
+	Reinvocable()
 }
 
 // OnFailure registers undo, run by Failed when the write does not happen after all (a later plugin refuses
@@ -62,10 +93,25 @@ type Validator interface {
 // Chain is the ordered list of plugins; each may implement Mutator, Validator or both.
 type Chain []any
 
-// Admit runs every mutating plugin in order; the first error stops the write.
+// Admit runs every mutating plugin in order; the first error stops the write. When a reinvocable plugin
+// changed the object after an IfNeeded policy or webhook ran (ShouldReinvoke), the reinvocable plugins run
+// once more (upstream reruns the built-in mutating plugins too; skiff's are idempotent on their own
+// output and are not rerun).
 func (c Chain) Admit(ctx context.Context, a *Attributes) error {
 	for _, p := range c {
 		if m, ok := p.(Mutator); ok {
+			if err := m.Admit(ctx, a); err != nil {
+				return err
+			}
+		}
+	}
+	r := a.Reinvocation()
+	if !r.ShouldReinvoke || r.IsReinvoke {
+		return nil
+	}
+	r.IsReinvoke = true
+	for _, p := range c {
+		if m, ok := p.(Reinvocable); ok {
 			if err := m.Admit(ctx, a); err != nil {
 				return err
 			}

@@ -134,6 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 	webhooks.Authorizer = authz
 	// ValidatingAdmissionPolicy: its CEL authorizer variable asks the same authorizer chain.
 	vap := policy.NewValidating(authz)
+	mapPlugin := policy.NewMutating(authz)
 	var pcLister admission.PriorityClassLister
 	podSecurity, podLister, err := podSecurityAdmission(cfg, func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		return nsGetter(ctx, name)
@@ -169,6 +170,8 @@ func Run(ctx context.Context, cfg Config) error {
 			admission.CertificateSubjectRestriction{},
 			// ValidatingAdmissionPolicy, then MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as
 			// upstream's default order (the policy plugin only validates: it runs before the validating webhooks).
+			// MutatingAdmissionPolicy mutates before the mutating webhooks, as upstream.
+			mapPlugin,
 			vap,
 			webhooks,
 			// Last, as upstream: it charges the quota, so everything that may refuse the write has spoken.
@@ -241,7 +244,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := startWebhooks(runCtx, loopback, webhooks); err != nil {
 		return err
 	}
-	if err := startPolicies(runCtx, loopback, vap); err != nil {
+	if err := startPolicies(runCtx, loopback, vap, mapPlugin); err != nil {
 		return err
 	}
 	if err := bootstrap(ctx, client); err != nil {

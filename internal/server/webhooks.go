@@ -22,9 +22,9 @@ func startWebhooks(ctx context.Context, loopback *rest.Config, p *webhook.Plugin
 	return nil
 }
 
-// startPolicies starts the ValidatingAdmissionPolicy plugin's informers (policies, bindings, namespaces;
-// param kinds on demand through a dynamic client).
-func startPolicies(ctx context.Context, loopback *rest.Config, p *policy.Validating) error {
+// startPolicies starts the ValidatingAdmissionPolicy and MutatingAdmissionPolicy plugins' informers
+// (policies, bindings, namespaces; param kinds on demand through a dynamic client).
+func startPolicies(ctx context.Context, loopback *rest.Config, vap *policy.Validating, mp *policy.Mutating) error {
 	cfg := withAgent(loopback, "skiff-admission-policy", 50)
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -34,6 +34,7 @@ func startPolicies(ctx context.Context, loopback *rest.Config, p *policy.Validat
 	if err != nil {
 		return err
 	}
-	p.Start(ctx, client, dyn)
+	vap.Start(ctx, client, dyn)
+	mp.Start(ctx, client, dyn)
 	return nil
 }

@@ -28,6 +28,8 @@ type Variables struct {
 	Names []string
 	Exprs []*Expr
 	env   *cel.Env
+	// menv is the mutation environment (JSONPatch, Object types) with the variables.
+	menv *cel.Env
 }
 
 // CompileVariables compiles spec.variables; Env is then the environment for the policy's other expressions.
@@ -83,4 +85,20 @@ func (v *Variables) CompileMatchConditions(conds []admissionregv1.MatchCondition
 		out[i] = v.Compile(c.Expression, celenv.Bool, false)
 	}
 	return out
+}
+
+// CompileMutation compiles a MutatingAdmissionPolicy mutation expression, which must have exactly type want
+// (list(JSONPatch) or Object), in the mutation environment with the policy's variables.
+func (v *Variables) CompileMutation(expr string, want *cel.Type) *Expr {
+	e := &Expr{Text: expr}
+	if v.menv == nil {
+		env, err := celenv.MutationWithVariables(v.Names)
+		if err != nil {
+			e.Err = err
+			return e
+		}
+		v.menv = env
+	}
+	e.Prg, e.Err = celenv.CompileExact(v.menv, expr, want)
+	return e
 }

@@ -1,16 +1,23 @@
-// Package policy runs admission policies (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and
-// its bindings). core.go, params.go and request.go are the part a mutating counterpart shares: matching
-// of matchConstraints/matchResources, param resolution (any kind, through dynamic informers started on
-// demand), the CEL inputs of a request. validating.go is the ValidatingAdmissionPolicy plugin.
+// Package policy runs admission policies (admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy,
+// MutatingAdmissionPolicy and their bindings). core.go, params.go and request.go are the part both share:
+// matching of matchConstraints/matchResources, param resolution (any kind, through dynamic informers
+// started on demand), the CEL inputs of a request. validating.go is the ValidatingAdmissionPolicy plugin,
+// mutating.go (with patch.go) the MutatingAdmissionPolicy one.
 package policy
 
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"skiff/internal/admission"
 	"skiff/internal/admission/match"
@@ -102,4 +109,46 @@ func (c ConfigError) Error() string {
 		return fmt.Sprintf("policy '%s' with binding '%s' denied request: failed to configure binding: %v", c.Policy, c.Binding, c.Err)
 	}
 	return fmt.Sprintf("policy %q denied request: failed to configure policy: %v", c.Policy, c.Err)
+}
+
+// PolicyError is a policy that failed on a request (a mutation or matchCondition that errored): upstream's
+// "policy '<p>' with binding '<b>' denied request: <err>", refusing the request under failurePolicy Fail.
+type PolicyError struct {
+	Policy, Binding string
+	Err             error
+}
+
+func (e PolicyError) Error() string {
+	return fmt.Sprintf("policy '%s' with binding '%s' denied request: %v", e.Policy, e.Binding, e.Err)
+}
+
+// waitReady: before Start the plugin has nothing to run; admission-config resources are exempt; else the
+// request waits (bounded) for the informers, and is refused while they have not synced.
+func waitReady(ctx context.Context, a *admission.Attributes, started *atomic.Bool, synced chan struct{}, wait time.Duration) (bool, error) {
+	if !started.Load() || match.Exempt(a) {
+		return false, nil
+	}
+	select {
+	case <-synced:
+		return true, nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-synced:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-t.C:
+		return false, apierrors.NewForbidden(a.Resource.GroupResource(), a.Name, fmt.Errorf("not yet ready to handle request"))
+	}
+}
+
+// getNamespace reads a namespace from the informer, or from the API when the informer has not seen it yet.
+func getNamespace(ctx context.Context, l corelisters.NamespaceLister, client kubernetes.Interface, name string) (*corev1.Namespace, error) {
+	if ns, err := l.Get(name); err == nil {
+		return ns, nil
+	}
+	return client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 }

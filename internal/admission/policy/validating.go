@@ -30,7 +30,6 @@ import (
 
 	"skiff/internal/admission"
 	"skiff/internal/admission/celenv"
-	"skiff/internal/admission/match"
 	"skiff/internal/apiserver/audit"
 	"skiff/internal/auth"
 )
@@ -98,31 +97,11 @@ func (p *Validating) start(ctx context.Context, client kubernetes.Interface, dyn
 }
 
 func (p *Validating) ready(ctx context.Context, a *admission.Attributes) (bool, error) {
-	if !p.started.Load() || match.Exempt(a) {
-		return false, nil
-	}
-	select {
-	case <-p.synced:
-		return true, nil
-	default:
-	}
-	t := time.NewTimer(p.waitSync)
-	defer t.Stop()
-	select {
-	case <-p.synced:
-		return true, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-t.C:
-		return false, apierrors.NewForbidden(a.Resource.GroupResource(), a.Name, fmt.Errorf("not yet ready to handle request"))
-	}
+	return waitReady(ctx, a, &p.started, p.synced, p.waitSync)
 }
 
 func (p *Validating) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	if ns, err := p.nsLister.Get(name); err == nil {
-		return ns, nil
-	}
-	return p.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	return getNamespace(ctx, p.nsLister, p.client, name)
 }
 
 // compiledPolicy is a policy's expressions, compiled once per resourceVersion.

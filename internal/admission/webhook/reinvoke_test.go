@@ -60,7 +60,10 @@ func TestReinvocation(t *testing.T) {
 		p.mwc = admissionreglisters.NewMutatingWebhookConfigurationLister(idx)
 		firstCalls.Store(0)
 		a := podAttrs(admission.Create, "")
-		if err := p.runMutating(context.Background(), a); err != nil {
+		p.started.Store(true)
+		close(p.synced)
+		// Through the chain: the second pass is the chain's (a reinvocation context per request).
+		if err := (admission.Chain{p}).Admit(context.Background(), a); err != nil {
 			t.Fatal(err)
 		}
 		l := a.Object.(*corev1.Pod).Labels

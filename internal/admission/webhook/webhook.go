@@ -14,9 +14,11 @@ import (
 
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	admissionreglisters "k8s.io/client-go/listers/admissionregistration/v1"
@@ -93,8 +95,8 @@ type hook struct {
 	admissionregv1.ValidatingWebhook
 	mutating     bool
 	reinvocation *admissionregv1.ReinvocationPolicyType
-	// reinvoke: the object changed after this IfNeeded webhook was called.
-	reinvoke bool
+	// key names the webhook uniquely: configuration/webhook.
+	key string
 }
 
 func (p *Plugin) mutatingHooks() []hook {
@@ -107,7 +109,7 @@ func (p *Plugin) mutatingHooks() []hook {
 				Rules: w.Rules, FailurePolicy: w.FailurePolicy, MatchPolicy: w.MatchPolicy, NamespaceSelector: w.NamespaceSelector,
 				ObjectSelector: w.ObjectSelector, SideEffects: w.SideEffects, TimeoutSeconds: w.TimeoutSeconds,
 				AdmissionReviewVersions: w.AdmissionReviewVersions, MatchConditions: w.MatchConditions},
-				mutating: true, reinvocation: w.ReinvocationPolicy})
+				mutating: true, reinvocation: w.ReinvocationPolicy, key: c.Name + "/" + w.Name})
 		}
 	}
 	return out
@@ -169,14 +171,48 @@ func (p *Plugin) Admit(ctx context.Context, a *admission.Attributes) error {
 	return p.runMutating(ctx, a)
 }
 
+// reinvokeState is the webhooks' part of the reinvocation context (upstream's webhookReinvokeContext).
+type reinvokeState struct {
+	// lastOutput is the object as the last webhook left it: a change since (by a policy) reinvokes.
+	lastOutput runtime.Object
+	// invoked: IfNeeded webhooks called so far; reinvoke: those to call in the second pass.
+	invoked, reinvoke map[string]bool
+}
+
+func (s *reinvokeState) requireReinvokingInvoked() {
+	for n := range s.invoked {
+		s.reinvoke[n] = true
+	}
+	s.invoked = map[string]bool{}
+}
+
+// reinvocable: the chain's second pass calls Admit again (reinvocationPolicy IfNeeded).
+func (p *Plugin) Reinvocable() {}
+
 func (p *Plugin) runMutating(ctx context.Context, a *admission.Attributes) error {
-	// reinvocationPolicy IfNeeded: a webhook whose call was followed by another webhook's change of the
-	// object is called once more, after the first pass (as upstream, but only webhook changes count: the
-	// built-in mutating plugins ran before and are not rerun).
-	var ifNeeded []int
+	// reinvocationPolicy IfNeeded, as upstream: an IfNeeded webhook whose call was followed by a change of
+	// the object (by a later webhook, or by a mutating policy before the second pass) is called once more,
+	// in the chain's second pass.
+	rc := a.Reinvocation()
+	st, _ := rc.Value("webhook").(*reinvokeState)
+	if st == nil {
+		st = &reinvokeState{invoked: map[string]bool{}, reinvoke: map[string]bool{}}
+		rc.SetValue("webhook", st)
+	}
+	if rc.IsReinvoke && a.Object != nil && !apiequality.Semantic.DeepEqual(st.lastOutput, a.Object) {
+		st.requireReinvokingInvoked()
+	}
+	defer func() {
+		if a.Object != nil {
+			st.lastOutput = a.Object.DeepCopyObject()
+		}
+	}()
 	hooks := p.mutatingHooks()
 	for i := range hooks {
 		h := &hooks[i]
+		if rc.IsReinvoke && !st.reinvoke[h.key] {
+			continue
+		}
 		ok, err := p.matches(ctx, h, a)
 		if err != nil {
 			return err
@@ -190,36 +226,21 @@ func (p *Plugin) runMutating(ctx context.Context, a *admission.Attributes) error
 		}
 		if changed {
 			// Every earlier IfNeeded webhook saw an object that has changed since.
-			for _, j := range ifNeeded {
-				hooks[j].reinvoke = true
-			}
+			st.requireReinvokingInvoked()
+			rc.ShouldReinvoke = true
 		}
 		if h.reinvocation != nil && *h.reinvocation == admissionregv1.IfNeededReinvocationPolicy {
-			ifNeeded = append(ifNeeded, i)
-		}
-	}
-	for _, j := range ifNeeded {
-		if !hooks[j].reinvoke {
-			continue
-		}
-		if _, err := p.dispatch(ctx, &hooks[j], a); err != nil {
-			return err
+			st.invoked[h.key] = true
 		}
 	}
 	return nil
 }
 
 // Validate runs the matching validating webhooks in parallel; any denial or (failurePolicy Fail) failure
-// refuses the write. Deletes, which skiff admits only through Validate, first go to the mutating webhooks
-// too (as upstream calls them for DELETE; there is no object to patch).
+// refuses the write. (Deletes reach the mutating webhooks through Admit, as other writes.)
 func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if ok, err := p.ready(ctx, a); !ok {
 		return err
-	}
-	if a.Operation == admission.Delete {
-		if err := p.runMutating(ctx, a); err != nil {
-			return err
-		}
 	}
 	var matched []hook
 	for _, h := range p.validatingHooks() {

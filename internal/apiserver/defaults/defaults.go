@@ -126,6 +126,15 @@ func Default(obj runtime.Object) {
 		validatingAdmissionPolicy(o)
 	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
 		matchResources(o.Spec.MatchResources)
+	case *admissionregistrationv1.MutatingAdmissionPolicy:
+		// failurePolicy Fail; reinvocationPolicy has no default (required, as upstream).
+		if o.Spec.FailurePolicy == nil {
+			f := admissionregistrationv1.Fail
+			o.Spec.FailurePolicy = &f
+		}
+		matchResources(o.Spec.MatchConstraints)
+	case *admissionregistrationv1.MutatingAdmissionPolicyBinding:
+		matchResources(o.Spec.MatchResources)
 	}
 }
 

@@ -26,19 +26,7 @@ func validateValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmi
 	sp := field.NewPath("spec")
 	s := &p.Spec
 	if k := s.ParamKind; k != nil {
-		kp := sp.Child("paramKind")
-		if k.APIVersion == "" {
-			errs = append(errs, field.Required(kp.Child("apiVersion"), ""))
-		} else if gv, err := schema.ParseGroupVersion(k.APIVersion); err != nil {
-			errs = append(errs, field.Invalid(kp.Child("apiVersion"), k.APIVersion, err.Error()))
-		} else if gv.Group != "" {
-			errs = append(errs, msgs(validation.IsDNS1123Subdomain(gv.Group), k.APIVersion, kp.Child("apiVersion"))...)
-		}
-		if k.Kind == "" {
-			errs = append(errs, field.Required(kp.Child("kind"), ""))
-		} else {
-			errs = append(errs, msgs(validation.IsDNS1035Label(strings.ToLower(k.Kind)), k.Kind, kp.Child("kind"))...)
-		}
+		errs = append(errs, validateParamKind(k, sp.Child("paramKind"))...)
 	}
 	if s.MatchConstraints == nil {
 		errs = append(errs, field.Required(sp.Child("matchConstraints"), ""))
@@ -60,24 +48,7 @@ func validateValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmi
 
 	// Expressions must compile, as upstream refuses policies whose CEL does not.
 	vars, conds, validations, messages, audits := policy.Compile(s)
-	names := sets.New[string]()
-	for i, v := range s.Variables {
-		vp := sp.Child("variables").Index(i)
-		switch {
-		case v.Name == "":
-			errs = append(errs, field.Required(vp.Child("name"), ""))
-		case !celIdentifier.MatchString(v.Name):
-			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, "name is not a valid CEL identifier"))
-		case names.Has(v.Name):
-			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
-		}
-		names.Insert(v.Name)
-		if v.Expression == "" {
-			errs = append(errs, field.Required(vp.Child("expression"), ""))
-		} else if err := vars.Exprs[i].Err; err != nil {
-			errs = append(errs, field.Invalid(vp.Child("expression"), v.Expression, err.Error()))
-		}
-	}
+	errs = append(errs, validateVariables(s.Variables, vars, sp.Child("variables"))...)
 	for i, c := range s.MatchConditions {
 		if c.Expression != "" && conds[i].Err != nil {
 			errs = append(errs, field.Invalid(sp.Child("matchConditions").Index(i).Child("expression"), c.Expression, conds[i].Err.Error()))
@@ -140,25 +111,7 @@ func validateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.Validat
 		errs = append(errs, dns1123Subdomain(s.PolicyName, sp.Child("policyName"))...)
 	}
 	if r := s.ParamRef; r != nil {
-		rp := sp.Child("paramRef")
-		switch {
-		case r.Name != "" && r.Selector != nil:
-			errs = append(errs, field.Forbidden(rp.Child("name"), "name and selector are mutually exclusive"))
-		case r.Name == "" && r.Selector == nil:
-			errs = append(errs, field.Required(rp, "one of name or selector must be specified"))
-		case r.Name != "":
-			errs = append(errs, dns1123Subdomain(r.Name, rp.Child("name"))...)
-		default:
-			errs = append(errs, metav1validation.ValidateLabelSelector(r.Selector, metav1validation.LabelSelectorValidationOptions{}, rp.Child("selector"))...)
-		}
-		if r.Namespace != "" {
-			errs = append(errs, msgs(validation.IsDNS1123Label(r.Namespace), r.Namespace, rp.Child("namespace"))...)
-		}
-		if r.ParameterNotFoundAction == nil {
-			errs = append(errs, field.Required(rp.Child("parameterNotFoundAction"), ""))
-		} else {
-			errs = append(errs, oneOf(*r.ParameterNotFoundAction, rp.Child("parameterNotFoundAction"), admissionregistrationv1.DenyAction, admissionregistrationv1.AllowAction)...)
-		}
+		errs = append(errs, validateParamRef(r, sp.Child("paramRef"))...)
 	}
 	if s.MatchResources != nil {
 		errs = append(errs, validateMatchResources(s.MatchResources, sp.Child("matchResources"))...)
@@ -238,6 +191,72 @@ func validateMatchConditions(conds []admissionregistrationv1.MatchCondition, p *
 	}
 	if len(conds) > 64 {
 		errs = append(errs, field.TooMany(p, len(conds), 64))
+	}
+	return errs
+}
+
+// validateParamKind: apiVersion and kind required and well formed.
+func validateParamKind(k *admissionregistrationv1.ParamKind, kp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if k.APIVersion == "" {
+		errs = append(errs, field.Required(kp.Child("apiVersion"), ""))
+	} else if gv, err := schema.ParseGroupVersion(k.APIVersion); err != nil {
+		errs = append(errs, field.Invalid(kp.Child("apiVersion"), k.APIVersion, err.Error()))
+	} else if gv.Group != "" {
+		errs = append(errs, msgs(validation.IsDNS1123Subdomain(gv.Group), k.APIVersion, kp.Child("apiVersion"))...)
+	}
+	if k.Kind == "" {
+		errs = append(errs, field.Required(kp.Child("kind"), ""))
+	} else {
+		errs = append(errs, msgs(validation.IsDNS1035Label(strings.ToLower(k.Kind)), k.Kind, kp.Child("kind"))...)
+	}
+	return errs
+}
+
+// validateParamRef: name or selector (not both), namespace, parameterNotFoundAction required.
+func validateParamRef(r *admissionregistrationv1.ParamRef, rp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case r.Name != "" && r.Selector != nil:
+		errs = append(errs, field.Forbidden(rp.Child("name"), "name and selector are mutually exclusive"))
+	case r.Name == "" && r.Selector == nil:
+		errs = append(errs, field.Required(rp, "one of name or selector must be specified"))
+	case r.Name != "":
+		errs = append(errs, dns1123Subdomain(r.Name, rp.Child("name"))...)
+	default:
+		errs = append(errs, metav1validation.ValidateLabelSelector(r.Selector, metav1validation.LabelSelectorValidationOptions{}, rp.Child("selector"))...)
+	}
+	if r.Namespace != "" {
+		errs = append(errs, msgs(validation.IsDNS1123Label(r.Namespace), r.Namespace, rp.Child("namespace"))...)
+	}
+	if r.ParameterNotFoundAction == nil {
+		errs = append(errs, field.Required(rp.Child("parameterNotFoundAction"), ""))
+	} else {
+		errs = append(errs, oneOf(*r.ParameterNotFoundAction, rp.Child("parameterNotFoundAction"), admissionregistrationv1.DenyAction, admissionregistrationv1.AllowAction)...)
+	}
+	return errs
+}
+
+// validateVariables: names unique CEL identifiers, expressions that compile.
+func validateVariables(vs []admissionregistrationv1.Variable, vars *policy.Variables, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, v := range vs {
+		vp := p.Index(i)
+		switch {
+		case v.Name == "":
+			errs = append(errs, field.Required(vp.Child("name"), ""))
+		case !celIdentifier.MatchString(v.Name):
+			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, "name is not a valid CEL identifier"))
+		case names.Has(v.Name):
+			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
+		}
+		names.Insert(v.Name)
+		if v.Expression == "" {
+			errs = append(errs, field.Required(vp.Child("expression"), ""))
+		} else if err := vars.Exprs[i].Err; err != nil {
+			errs = append(errs, field.Invalid(vp.Child("expression"), v.Expression, err.Error()))
+		}
 	}
 	return errs
 }

@@ -110,6 +110,10 @@ func Validate(obj runtime.Object) field.ErrorList {
 		return validateValidatingAdmissionPolicy(o)
 	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
 		return validateValidatingAdmissionPolicyBinding(o)
+	case *admissionregistrationv1.MutatingAdmissionPolicy:
+		return validateMutatingAdmissionPolicy(o)
+	case *admissionregistrationv1.MutatingAdmissionPolicyBinding:
+		return validateMutatingAdmissionPolicyBinding(o)
 	case *eventsv1.Event:
 		return validateEventsV1(o)
 	}
