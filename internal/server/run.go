@@ -168,9 +168,8 @@ func Run(ctx context.Context, cfg Config) error {
 			// CertificateApproval, CertificateSigning, CertificateSubjectRestriction: the signers resource.
 			admission.CertificateApproval{Authorizer: authz}, admission.CertificateSigning{Authorizer: authz},
 			admission.CertificateSubjectRestriction{},
-			// ValidatingAdmissionPolicy, then MutatingAdmissionWebhook and ValidatingAdmissionWebhook, last as
-			// upstream's default order (the policy plugin only validates: it runs before the validating webhooks).
-			// MutatingAdmissionPolicy mutates before the mutating webhooks, as upstream.
+			// Upstream's default order: MutatingAdmissionPolicy before MutatingAdmissionWebhook (mutating phase),
+			// ValidatingAdmissionPolicy before ValidatingAdmissionWebhook (validating phase).
 			mapPlugin,
 			vap,
 			webhooks,
