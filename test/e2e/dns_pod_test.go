@@ -39,29 +39,7 @@ kind: Namespace
 metadata:
   name: dns-e2e
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: dns-e2e
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: skiff.local/testserver:1
-        imagePullPolicy: Never
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe:
-          httpGet: {path: /healthz, port: http}
-          periodSeconds: 1
----
+`+webDeployment("dns-e2e", 1)+`---
 apiVersion: v1
 kind: Service
 metadata:

@@ -24,29 +24,7 @@ func TestEndpoints(t *testing.T) {
 	imgDir := framework.TestImages(t)
 	c := framework.Start(t, framework.Options{Agent: true, Images: []string{filepath.Join(imgDir, "testserver.tar")}})
 	ctx := context.Background()
-	kubectlIn(t, c, `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: skiff.local/testserver:1
-        imagePullPolicy: Never
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe:
-          httpGet: {path: /healthz, port: http}
-          periodSeconds: 1
-          failureThreshold: 1
----
+	kubectlIn(t, c, webDeployment("", 3)+`---
 apiVersion: v1
 kind: Service
 metadata:

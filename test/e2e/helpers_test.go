@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,4 +67,41 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 func mustQuantity(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
+}
+
+// webPodSpec is the pod spec the Service tests run behind their Services: one testserver container "web"
+// with port "http" (8080), ready while /healthz answers (checked every second, one failure makes it not
+// ready). Each line is prefixed with indent, for embedding in a manifest.
+func webPodSpec(indent string) string {
+	lines := []string{
+		"terminationGracePeriodSeconds: 1",
+		"containers:",
+		"- name: web",
+		"  image: skiff.local/testserver:1",
+		"  imagePullPolicy: Never",
+		"  ports: [{name: http, containerPort: 8080}]",
+		"  readinessProbe:",
+		"    httpGet: {path: /healthz, port: http}",
+		"    periodSeconds: 1",
+		"    failureThreshold: 1",
+	}
+	return indent + strings.Join(lines, "\n"+indent) + "\n"
+}
+
+// webDeployment is the Deployment "web" (pods labelled app=web, webPodSpec) in namespace ns (empty: the
+// kubeconfig's), as a manifest document.
+func webDeployment(ns string, replicas int) string {
+	meta := "  name: web\n"
+	if ns != "" {
+		meta += "  namespace: " + ns + "\n"
+	}
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n" + meta + fmt.Sprintf(`spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+`, replicas) + webPodSpec("      ")
 }

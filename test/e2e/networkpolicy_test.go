@@ -61,17 +61,7 @@ metadata:
   name: web
   labels: {app: web}
 spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: web
-    image: skiff.local/testserver:1
-    imagePullPolicy: Never
-    ports: [{name: http, containerPort: 8080}]
-    readinessProbe:
-      httpGet: {path: /healthz, port: http}
-      periodSeconds: 1
-      failureThreshold: 1
----
+`+webPodSpec("  ")+`---
 apiVersion: v1
 kind: Service
 metadata:

@@ -38,29 +38,7 @@ func TestServiceProxy(t *testing.T) {
 		filepath.Join(imgDir, "busybox.tar"), filepath.Join(imgDir, "testserver.tar")},
 		ExtraArgs: []string{"--dns-listen", dnsListen}}) // --cluster-dns defaults to 10.43.0.10
 	ctx := context.Background()
-	kubectlIn(t, c, `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: skiff.local/testserver:1
-        imagePullPolicy: Never
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe:
-          httpGet: {path: /healthz, port: http}
-          periodSeconds: 1
-          failureThreshold: 1
----
+	kubectlIn(t, c, webDeployment("", 3)+`---
 apiVersion: v1
 kind: Service
 metadata:
