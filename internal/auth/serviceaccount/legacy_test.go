@@ -95,10 +95,16 @@ func TestLegacyToken(t *testing.T) {
 		}
 	}
 
-	// Signed by another key: refused even though a Secret holds it.
+	// Signed by another key: refused even though a Secret holds it. (The state is reset first: the cases
+	// above ran in map order, so any of them may have been last.)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "sa", UID: "sa-uid"}}
+	o.sas["ns/sa"] = sa
 	other, _, _ := setup(t)
-	forged, _ := other.IssueLegacy(o.sas["ns/sa"], "tok")
-	o.secs["ns/tok"].Data[corev1.ServiceAccountTokenKey] = []byte(forged)
+	forged, _ := other.IssueLegacy(sa, "tok")
+	s := secret.DeepCopy()
+	s.Labels, s.DeletionTimestamp = nil, nil
+	s.Data[corev1.ServiceAccountTokenKey] = []byte(forged)
+	o.secs = map[string]*corev1.Secret{"ns/tok": s}
 	if _, ok, err := a.AuthenticateRequest(request(forged)); ok || err == nil {
 		t.Fatalf("forged: ok=%v err=%v", ok, err)
 	}
