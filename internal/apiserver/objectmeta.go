@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"skiff/internal/apiserver/defaults"
+	"skiff/internal/auth"
 )
 
 // prepareCreate fills the system fields of a new object: namespace from the URL, a generated name, uid,
@@ -61,6 +62,43 @@ func (s *Server) prepareCreate(res *resource, obj runtime.Object, ns string) err
 }
 
 func newUID() types.UID { return types.UID(uuid.NewString()) }
+
+// createdFields are the system fields prepareCreate chose, set again after mutating admission.
+type createdFields struct {
+	uid        types.UID
+	created    metav1.Time
+	generation int64
+}
+
+// afterAdmitCreate undoes what mutating admission may not change on create: the namespace must still be the
+// request's, the system fields are prepareCreate's, the status is reset where the creator may not set it, the
+// kind's own preparation runs again and a CSR's requester is the caller.
+func (s *Server) afterAdmitCreate(res *resource, obj runtime.Object, ns string, f createdFields, user *auth.User) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	if !res.Namespaced {
+		acc.SetNamespace("")
+	} else if acc.GetNamespace() != ns {
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	acc.SetUID(f.uid)
+	acc.SetCreationTimestamp(f.created)
+	acc.SetGeneration(f.generation)
+	acc.SetDeletionTimestamp(nil)
+	acc.SetDeletionGracePeriodSeconds(nil)
+	acc.SetSelfLink("")
+	acc.SetResourceVersion("")
+	if res.Status && !res.KeepStatusOnCreate {
+		resetField(obj, "Status")
+	}
+	prepareKindCreate(obj)
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		setCSRRequester(csr, user)
+	}
+	return nil
+}
 
 // prepareUpdate carries the system fields over from the stored object and splits spec from status: the main
 // resource cannot change status, a status update cannot change anything else. Generation moves with the spec.

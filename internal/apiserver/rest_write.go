@@ -3,9 +3,10 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"net/http"
+
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -129,15 +130,18 @@ func (s *Server) createObject(ctx context.Context, res *resource, ns string, obj
 	}
 	defaults.Default(obj)
 	acc, _ := meta.Accessor(obj)
+	fields := createdFields{uid: acc.GetUID(), created: acc.GetCreationTimestamp(), generation: acc.GetGeneration()}
 	attrs := &admission.Attributes{Operation: admission.Create, Resource: res.GroupVersionResource, Kind: res.GVK(),
 		Namespace: acc.GetNamespace(), Name: acc.GetName(), Object: obj, User: auth.UserFrom(ctx), DryRun: opts.dryRun}
 	if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
 		return nil, err
 	}
-	if pod, ok := obj.(*corev1.Pod); ok {
-		// The QoS class follows the resources admission settled (LimitRanger's defaults), as upstream's
-		// PrepareForCreate runs after mutating admission.
-		pod.Status.QOSClass = qosClass(&pod.Spec)
+	// What is the server's to set is set again after mutating admission (upstream fills the system fields and
+	// runs PrepareForCreate after it): a webhook or policy cannot move the object to another namespace, pick
+	// its uid, set its status or a CSR's requester. The pod's QoS class follows the resources admission
+	// settled (LimitRanger's defaults).
+	if err := s.afterAdmitCreate(res, obj, ns, fields, auth.UserFrom(ctx)); err != nil {
+		return nil, err
 	}
 	// Allocation comes before validation, as upstream's (a Local LoadBalancer's health-check port is
 	// required by validation and allocated here).
@@ -285,6 +289,11 @@ func (s *Server) updateObjectWith(ctx context.Context, res *resource, ns, name, 
 		attrs := &admission.Attributes{Operation: admission.Update, Resource: res.GroupVersionResource, Subresource: sub,
 			Kind: res.GVK(), Namespace: ns, Name: name, Object: obj, OldObject: cur, User: auth.UserFrom(ctx), DryRun: opts.dryRun}
 		if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
+			return nil, false, err
+		}
+		// Again after mutating admission, as upstream's PrepareForUpdate runs after it: a mutator cannot change
+		// the system fields, the status through the main resource, or what a subresource does not own.
+		if err := s.prepareUpdate(res, obj, cur, sub); err != nil {
 			return nil, false, err
 		}
 		if svc, ok := obj.(*corev1.Service); ok && s.svcAlloc != nil && sub == "" && !opts.dryRun {

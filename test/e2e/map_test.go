@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +178,91 @@ spec:
     applyConfiguration: {expression: 'Object{metadata: '}
 `, "apply", "-f", "-")
 	mustContain(t, msg, `The MutatingAdmissionPolicy "bad-cel" is invalid`, `spec.mutations[0].applyConfiguration.expression: Invalid value: "Object{metadata: ": compilation failed`)
+}
+
+// TestMutationCannotChangeSystemFields: what is the server's to set is set again after mutating admission,
+// as upstream: a policy that moves a ConfigMap to another namespace gets the create refused (400); one that
+// sets a Deployment's uid and status on create or its status on update, or a CSR's requester, has no effect
+// (no pod becomes ready without a scheduler, so readyReplicas 7 can only come from the policy).
+func TestMutationCannotChangeSystemFields(t *testing.T) {
+	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--disable-scheduler"}})
+	ctx := context.Background()
+	kubectlIn(t, c, `apiVersion: v1
+kind: Namespace
+metadata: {name: sys-on, labels: {sys: "yes"}}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: meddle}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments]}
+    - {apiGroups: [certificates.k8s.io], apiVersions: [v1], operations: [CREATE], resources: [certificatesigningrequests]}
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >
+        request.resource.resource == "configmaps" ?
+          [JSONPatch{op: "replace", path: "/metadata/namespace", value: "kube-system"}] :
+        request.resource.resource == "deployments" && request.operation == "CREATE" ?
+          [JSONPatch{op: "add", path: "/metadata/uid", value: "chosen-by-policy"},
+           JSONPatch{op: "add", path: "/status", value: {"replicas": 7, "readyReplicas": 7}}] :
+        request.resource.resource == "deployments" ?
+          [JSONPatch{op: "add", path: "/status/readyReplicas", value: 7}] :
+          [JSONPatch{op: "replace", path: "/spec/username", value: "system:admin"},
+           JSONPatch{op: "add", path: "/spec/groups", value: ["system:masters"]}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: meddle}
+spec:
+  policyName: meddle
+  matchResources:
+    namespaceSelector: {matchLabels: {sys: "yes"}}
+`, "apply", "-f", "-")
+	// Wait until the policy acts (a CSR is cluster-scoped: the namespaceSelector always matches it).
+	var csrName string
+	eventually(t, 30*time.Second, func() error {
+		csrName = fmt.Sprintf("probe-%d", time.Now().UnixNano())
+		kubectlIn(t, c, fmt.Sprintf(`apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: %s}
+spec:
+  request: %s
+  signerName: example.com/test
+  usages: [client auth]
+`, csrName, base64.StdEncoding.EncodeToString(testCSR(t))), "create", "-f", "-")
+		csr, err := c.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, csrName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if csr.Spec.Username != "admin" || !slices.Contains(csr.Spec.Groups, "system:authenticated") {
+			t.Fatalf("a policy set the CSR requester: %q %v", csr.Spec.Username, csr.Spec.Groups)
+		}
+		// The policy ran once the ConfigMap create is refused.
+		if _, _, err := c.Kubectl(ctx, "", "create", "configmap", "probe", "-n", "sys-on", "--dry-run=server"); err == nil {
+			return fmt.Errorf("policy not active yet")
+		}
+		return nil
+	})
+	out := kubectlFails(t, c, "create", "configmap", "moved", "-n", "sys-on")
+	mustContain(t, out, "the namespace of the provided object does not match the namespace sent on the request")
+	if _, err := c.Client.CoreV1().ConfigMaps("kube-system").Get(ctx, "moved", metav1.GetOptions{}); err == nil {
+		t.Fatal("the ConfigMap was stored in kube-system")
+	}
+	kubectlIn(t, c, mapDeployment("sys", "sys-on", "app: sys"), "create", "-f", "-")
+	d, err := c.Client.AppsV1().Deployments("sys-on").Get(ctx, "sys", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "chosen-by-policy" || d.Status.ReadyReplicas == 7 {
+		t.Fatalf("policy set system fields on create: uid %s status %+v", d.UID, d.Status)
+	}
+	kubectl(t, c, "label", "deployment", "sys", "-n", "sys-on", "touched=yes")
+	if d, err = c.Client.AppsV1().Deployments("sys-on").Get(ctx, "sys", metav1.GetOptions{}); err != nil || d.Status.ReadyReplicas == 7 || d.Labels["touched"] != "yes" {
+		t.Fatalf("policy set the status through an update: %+v %v", d.Status, err)
+	}
 }
