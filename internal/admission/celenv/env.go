@@ -42,7 +42,11 @@ var (
 	baseErr  error
 )
 
-func options() []cel.EnvOption {
+// LibraryOptions are the environment options and libraries of skiff's Kubernetes CEL, without variables
+// and without the authorizer library: cel-go's extensions (strings, sets, lists, math, encoders, bindings,
+// two-variable comprehensions, ip/cidr) and the Kubernetes lists, regex, url and quantity functions. The
+// structured authentication configuration's CEL builds on them (upstream's base environment).
+func LibraryOptions() []cel.EnvOption {
 	return []cel.EnvOption{
 		cel.HomogeneousAggregateLiterals(),
 		cel.EagerlyValidateDeclarations(true),
@@ -59,13 +63,19 @@ func options() []cel.EnvOption {
 		ext.Network(),
 		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateTimestampLiterals(),
 			cel.ValidateRegexLiterals(), cel.ValidateHomogeneousAggregateLiterals()),
-		listsLib(), regexLib(), urlLib(), quantityLib(), authzLib(),
+		listsLib(), regexLib(), urlLib(), quantityLib(),
+	}
+}
+
+func options() []cel.EnvOption {
+	return append(LibraryOptions(),
+		authzLib(),
 		cel.Variable(Object, cel.DynType),
 		cel.Variable(OldObject, cel.DynType),
 		cel.Variable(Request, cel.DynType),
 		cel.Variable(Authorizer, AuthorizerType),
 		cel.Variable(RequestResource, ResourceCheckType),
-	}
+	)
 }
 
 var (
@@ -134,7 +144,7 @@ func Compile(env *cel.Env, expr string, want *cel.Type, nullable bool) (cel.Prog
 			return nil, fmt.Errorf("compilation failed: must evaluate to %s but got %v", what, out)
 		}
 	}
-	return env.Program(ast, cel.CostLimit(PerCallLimit), cel.InterruptCheckFrequency(100))
+	return env.Program(ast, ProgramOptions()...)
 }
 
 // FromJSON decodes JSON as CEL sees Kubernetes objects: integers as int64 (not float64), so

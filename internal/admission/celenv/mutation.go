@@ -412,5 +412,5 @@ func CompileExact(env *cel.Env, expr string, want *cel.Type) (cel.Program, error
 	if !ast.OutputType().IsExactType(want) {
 		return nil, fmt.Errorf("compilation failed: must evaluate to %v", want)
 	}
-	return env.Program(ast, cel.CostLimit(PerCallLimit), cel.InterruptCheckFrequency(100))
+	return env.Program(ast, ProgramOptions()...)
 }

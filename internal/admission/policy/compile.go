@@ -15,11 +15,25 @@ type Expr struct {
 	Err  error
 }
 
-func (e *Expr) eval(act map[string]any) (ref.Val, error) {
+// Run is one evaluation of a policy (one binding and param): the activation, and the cost spent by
+// spec.variables (evaluated lazily, inside the first expression that reads them) not charged yet.
+type Run struct {
+	Act     map[string]any
+	varCost uint64
+}
+
+// Eval runs e, charging its cost and that of the variables it evaluated to b (nil: no budget). Past the
+// budget the result is celenv.ErrOutOfBudget, which ends the evaluation (as upstream).
+func (r *Run) Eval(e *Expr, b *celenv.Budget) (ref.Val, error) {
 	if e.Err != nil {
 		return nil, e.Err
 	}
-	v, _, err := e.Prg.Eval(act)
+	v, cost, err := celenv.EvalCost(e.Prg, r.Act)
+	cost += r.varCost
+	r.varCost = 0
+	if berr := b.Charge(cost); berr != nil {
+		return nil, berr
+	}
 	return v, err
 }
 
@@ -63,19 +77,25 @@ func (v *Variables) Compile(expr string, want *cel.Type, nullable bool) *Expr {
 	return e
 }
 
-// Bind returns the lazily evaluated variables.<name> values over the base activation act (which they
-// are added to, so later variables see earlier ones).
-func (v *Variables) Bind(act map[string]any) {
+// Bind adds the lazily evaluated variables.<name> values to the base activation act (so later variables
+// see earlier ones) and returns the Run to evaluate the policy's expressions with.
+func (v *Variables) Bind(act map[string]any) *Run {
+	r := &Run{Act: act}
 	for i, name := range v.Names {
 		e := v.Exprs[i]
 		act[celenv.VariablesPrefix+name] = celenv.Lazy(func() ref.Val {
-			val, err := e.eval(act)
+			if e.Err != nil {
+				return celenv.ErrVal(e.Err)
+			}
+			val, cost, err := celenv.EvalCost(e.Prg, act)
+			r.varCost += cost
 			if err != nil {
 				return celenv.ErrVal(err)
 			}
 			return val
 		})
 	}
+	return r
 }
 
 // CompileMatchConditions compiles matchConditions (bool expressions).

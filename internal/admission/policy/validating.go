@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -300,10 +302,12 @@ func reasonToCode(r metav1.StatusReason) int32 {
 }
 
 // evaluate runs a policy for one binding's param: matchConditions, then validations (with their messages)
-// and auditAnnotations. Errors become denials under failurePolicy Fail and are ignored under Ignore.
+// and auditAnnotations. Errors become denials under failurePolicy Fail and are ignored under Ignore. Costs
+// are upstream's budgets: RuntimeCELCostBudgetMatchConditions for the matchConditions, RuntimeCELCostBudget
+// shared by the validations and their messages, another for the auditAnnotations; past one, the evaluation
+// ends with a single error decision.
 func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy, in *Inputs, param map[string]any, fail bool) (decisions []decision, audits [][2]string) {
-	act := in.Activation(param, nil)
-	cp.vars.Bind(act)
+	run := cp.vars.Bind(in.Activation(param, nil))
 	errDecision := func(msg string) []decision {
 		if !fail {
 			return nil
@@ -312,8 +316,12 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 	}
 	// matchConditions: any false skips the policy; else the first error counts.
 	var condErr error
+	mcBudget := celenv.NewBudget(celenv.RuntimeCELCostBudgetMatchConditions)
 	for i, c := range cp.conditions {
-		v, err := c.eval(act)
+		v, err := run.Eval(c, mcBudget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil
+		}
 		if err == nil {
 			if b, ok := v.(types.Bool); !ok {
 				err = fmt.Errorf("expected bool, got %v", v.Type())
@@ -330,22 +338,40 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 	if condErr != nil {
 		return errDecision(condErr.Error()), nil
 	}
+	budget := celenv.NewBudget(celenv.RuntimeCELCostBudget)
+	results := make([]ref.Val, len(cp.validations))
+	errs := make([]error, len(cp.validations))
 	for i, e := range cp.validations {
-		val := pol.Spec.Validations[i]
-		v, err := e.eval(act)
+		v, err := run.Eval(e, budget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil
+		}
 		if err == nil {
 			if _, ok := v.(types.Bool); !ok {
 				err = fmt.Errorf("expected bool, got %v", v.Type())
 			}
 		}
 		if err != nil {
+			err = fmt.Errorf("expression '%s' resulted in error: %v", e.Text, err)
+		}
+		results[i], errs[i] = v, err
+	}
+	var msgErr error // the messages ran out of budget
+	for i := range cp.validations {
+		val := pol.Spec.Validations[i]
+		if errs[i] != nil {
 			if fail {
-				decisions = append(decisions, decision{deny: true, index: i,
-					message: fmt.Sprintf("expression '%s' resulted in error: %v", e.Text, err)})
+				decisions = append(decisions, decision{deny: true, index: i, message: errs[i].Error()})
 			}
 			continue
 		}
-		if v == types.True {
+		if msgErr != nil {
+			if fail {
+				decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("failed messageExpression: %v", msgErr)})
+			}
+			continue
+		}
+		if results[i] == types.True {
 			continue
 		}
 		d := decision{deny: true, index: i, reason: metav1.StatusReasonInvalid}
@@ -353,14 +379,22 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 			d.reason = *val.Reason
 		}
 		if m := cp.messages[i]; m != nil {
-			if mv, err := m.eval(act); err == nil {
+			mv, err := run.Eval(m, budget)
+			switch {
+			case errors.Is(err, celenv.ErrOutOfBudget):
+				msgErr = err
+				if fail {
+					decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("failed messageExpression: %v", msgErr)})
+				}
+				continue
+			case err == nil:
 				if s, ok := mv.Value().(string); ok {
 					s = strings.TrimSpace(s)
 					if len(s) <= 5*1024 && !strings.Contains(s, "\n") {
 						d.message = s
 					}
 				}
-			} else {
+			default:
 				slog.Debug("messageExpression failed", "policy", pol.Name, "err", err)
 			}
 		}
@@ -372,9 +406,13 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 		}
 		decisions = append(decisions, d)
 	}
+	auditBudget := celenv.NewBudget(celenv.RuntimeCELCostBudget)
 	for i, e := range cp.audits {
 		aa := pol.Spec.AuditAnnotations[i]
-		v, err := e.eval(act)
+		v, err := run.Eval(e, auditBudget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil
+		}
 		if err != nil {
 			if fail {
 				decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("expression '%s' resulted in error: %v", e.Text, err)})
