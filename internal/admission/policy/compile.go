@@ -41,24 +41,29 @@ func (r *Run) Eval(e *Expr, b *celenv.Budget) (ref.Val, error) {
 type Variables struct {
 	Names []string
 	Exprs []*Expr
-	env   *cel.Env
+	// vars are the variables as declared to later expressions (with their compiled types).
+	vars      []celenv.Var
+	hasParams bool
+	env       *cel.Env
 	// menv is the mutation environment (JSONPatch, Object types) with the variables.
 	menv *cel.Env
 }
 
-// CompileVariables compiles spec.variables; Env is then the environment for the policy's other expressions.
-func CompileVariables(vars []admissionregv1.Variable) *Variables {
-	v := &Variables{}
+// CompileVariables compiles spec.variables; hasParams declares params (the policy has a paramKind).
+func CompileVariables(vars []admissionregv1.Variable, hasParams bool) *Variables {
+	v := &Variables{hasParams: hasParams}
 	for _, x := range vars {
-		env, err := celenv.WithVariables(v.Names)
+		env, err := celenv.WithVariables(hasParams, v.vars)
 		e := &Expr{Text: x.Expression, Err: err}
+		var t *cel.Type
 		if err == nil {
-			e.Prg, e.Err = celenv.Compile(env, x.Expression, celenv.Any, false)
+			e.Prg, t, e.Err = celenv.CompileType(env, x.Expression, celenv.Any, false)
 		}
 		v.Names = append(v.Names, x.Name)
+		v.vars = append(v.vars, celenv.Var{Name: x.Name, Type: t})
 		v.Exprs = append(v.Exprs, e)
 	}
-	v.env, _ = celenv.WithVariables(v.Names)
+	v.env, _ = celenv.WithVariables(hasParams, v.vars)
 	return v
 }
 
@@ -66,7 +71,7 @@ func CompileVariables(vars []admissionregv1.Variable) *Variables {
 func (v *Variables) Compile(expr string, want *cel.Type, nullable bool) *Expr {
 	e := &Expr{Text: expr}
 	if v.env == nil {
-		env, err := celenv.WithVariables(v.Names)
+		env, err := celenv.WithVariables(v.hasParams, v.vars)
 		if err != nil {
 			e.Err = err
 			return e
@@ -112,7 +117,7 @@ func (v *Variables) CompileMatchConditions(conds []admissionregv1.MatchCondition
 func (v *Variables) CompileMutation(expr string, want *cel.Type) *Expr {
 	e := &Expr{Text: expr}
 	if v.menv == nil {
-		env, err := celenv.MutationWithVariables(v.Names)
+		env, err := celenv.MutationWithVariables(v.hasParams, v.vars)
 		if err != nil {
 			e.Err = err
 			return e

@@ -107,7 +107,7 @@ type compiledMutating struct {
 // variables, matchConditions, and each mutation (a JSONPatch expression must return list(JSONPatch), an
 // ApplyConfiguration one Object; a mutation of an unknown patchType gets a nil entry).
 func CompileMutating(spec *admissionregv1.MutatingAdmissionPolicySpec) (vars *Variables, conds, mutations []*Expr) {
-	vars = CompileVariables(spec.Variables)
+	vars = CompileVariables(spec.Variables, spec.ParamKind != nil)
 	conds = vars.CompileMatchConditions(spec.MatchConditions)
 	for _, m := range spec.Mutations {
 		var e *Expr

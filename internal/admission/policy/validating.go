@@ -118,7 +118,7 @@ type compiledPolicy struct {
 
 // Compile compiles a policy's expressions (exported for registry validation).
 func Compile(spec *admissionregv1.ValidatingAdmissionPolicySpec) (vars *Variables, conds, validations, messages, audits []*Expr) {
-	vars = CompileVariables(spec.Variables)
+	vars = CompileVariables(spec.Variables, spec.ParamKind != nil)
 	conds = vars.CompileMatchConditions(spec.MatchConditions)
 	for _, v := range spec.Validations {
 		validations = append(validations, vars.Compile(v.Expression, celenv.Bool, false))
