@@ -163,3 +163,24 @@ func TestCompileExactResultTypesAndParams(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+type recordingAuthz struct{ user *auth.User }
+
+func (r *recordingAuthz) Authorize(_ context.Context, a auth.Attributes) (auth.Decision, string, error) {
+	r.user = a.User
+	return auth.DecisionAllow, "", nil
+}
+
+// authorizer.serviceAccount(ns, name) checks as the service account with only its two groups (upstream's
+// ServiceAccountInfo.UserInfo(), no system:authenticated).
+func TestServiceAccountAuthorizerGroups(t *testing.T) {
+	rec := &recordingAuthz{}
+	az := &Authz{Ctx: context.Background(), Authorizer: rec, User: &auth.User{Name: "alice"}}
+	val := eval(t, "authorizer.serviceAccount('ns1', 'sa').path('/healthz').check('get').allowed()", map[string]any{Authorizer: AuthorizerVal(az)})
+	if val.Value() != true || rec.user == nil {
+		t.Fatalf("got %v, user %+v", val, rec.user)
+	}
+	if rec.user.Name != "system:serviceaccount:ns1:sa" || strings.Join(rec.user.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:ns1" {
+		t.Fatalf("user %+v", rec.user)
+	}
+}
