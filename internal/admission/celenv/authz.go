@@ -119,7 +119,7 @@ func authzLib() cel.EnvOption {
 				}
 				ns, name := str(args[1]), str(args[2])
 				sa := &auth.User{Name: "system:serviceaccount:" + ns + ":" + name,
-					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
+					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}} // as upstream ServiceAccountInfo.UserInfo()
 				return AuthorizerVal(&Authz{Ctx: a.Ctx, Authorizer: a.Authorizer, User: sa})
 			}))),
 		cel.Function("resource", cel.MemberOverload("k8s_groupcheck_resource", []*cel.Type{GroupCheckType, cel.StringType}, ResourceCheckType,

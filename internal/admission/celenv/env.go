@@ -42,7 +42,11 @@ var (
 	baseErr  error
 )
 
-func options() []cel.EnvOption {
+// LibraryOptions are the environment options and libraries of skiff's Kubernetes CEL, without variables
+// and without the authorizer library: cel-go's extensions (strings, sets, lists, math, encoders, bindings,
+// two-variable comprehensions, ip/cidr) and the Kubernetes lists, regex, url and quantity functions. The
+// structured authentication configuration's CEL builds on them (upstream's base environment).
+func LibraryOptions() []cel.EnvOption {
 	return []cel.EnvOption{
 		cel.HomogeneousAggregateLiterals(),
 		cel.EagerlyValidateDeclarations(true),
@@ -59,13 +63,19 @@ func options() []cel.EnvOption {
 		ext.Network(),
 		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateTimestampLiterals(),
 			cel.ValidateRegexLiterals(), cel.ValidateHomogeneousAggregateLiterals()),
-		listsLib(), regexLib(), urlLib(), quantityLib(), authzLib(),
+		listsLib(), regexLib(), urlLib(), quantityLib(),
+	}
+}
+
+func options() []cel.EnvOption {
+	return append(LibraryOptions(),
+		authzLib(),
 		cel.Variable(Object, cel.DynType),
 		cel.Variable(OldObject, cel.DynType),
 		cel.Variable(Request, cel.DynType),
 		cel.Variable(Authorizer, AuthorizerType),
 		cel.Variable(RequestResource, ResourceCheckType),
-	}
+	)
 }
 
 var (
@@ -81,26 +91,48 @@ func Webhook() (*cel.Env, error) {
 	return webhook, webhookErr
 }
 
-// Base is the environment of admission policies without spec.variables: the webhook one plus params and
-// namespaceObject.
+// Base is the environment of admission policies: the webhook one plus namespaceObject. params and
+// spec.variables are declared per policy (WithVariables).
 func Base() (*cel.Env, error) {
 	baseOnce.Do(func() {
-		base, baseErr = cel.NewEnv(append(options(), cel.Variable(Params, cel.DynType), cel.Variable(NamespaceObject, cel.DynType))...)
+		base, baseErr = cel.NewEnv(append(options(), cel.Variable(NamespaceObject, cel.DynType))...)
 	})
 	return base, baseErr
 }
 
-// WithVariables extends the base environment with variables.<name> for each name (declared as dyn).
-func WithVariables(names []string) (*cel.Env, error) {
-	env, err := Base()
-	if err != nil || len(names) == 0 {
-		return env, err
+// Var is a spec.variables entry as the expressions after it see it: variables.<Name>, of the type its
+// expression compiled to (dyn when unknown), as upstream's composited variables.
+type Var struct {
+	Name string
+	Type *cel.Type
+}
+
+// declare extends env with params (only when the policy has a paramKind, as upstream) and the variables.
+func declare(env *cel.Env, hasParams bool, vars []Var) (*cel.Env, error) {
+	var opts []cel.EnvOption
+	if hasParams {
+		opts = append(opts, cel.Variable(Params, cel.DynType))
 	}
-	opts := make([]cel.EnvOption, 0, len(names))
-	for _, n := range names {
-		opts = append(opts, cel.Variable(VariablesPrefix+n, cel.DynType))
+	for _, v := range vars {
+		t := v.Type
+		if t == nil {
+			t = cel.DynType
+		}
+		opts = append(opts, cel.Variable(VariablesPrefix+v.Name, t))
+	}
+	if len(opts) == 0 {
+		return env, nil
 	}
 	return env.Extend(opts...)
+}
+
+// WithVariables extends the base environment with params (hasParams) and variables.<name> for each var.
+func WithVariables(hasParams bool, vars []Var) (*cel.Env, error) {
+	env, err := Base()
+	if err != nil {
+		return nil, err
+	}
+	return declare(env, hasParams, vars)
 }
 
 // Result types an expression may be required to have.
@@ -110,31 +142,35 @@ var (
 	Any    = cel.DynType
 )
 
-// Compile compiles expr; want is Bool, String or Any. A string result also accepts null for String when
-// nullable (auditAnnotation valueExpressions). The error text is the checker's, as upstream shows it.
+// Compile compiles expr; want is Bool, String or Any. As upstream, the checked type must be exactly the
+// one required (a dyn result, such as a bare object.spec.enabled, is refused: compare it, == true); String
+// also accepts null when nullable (auditAnnotation valueExpressions).
 func Compile(env *cel.Env, expr string, want *cel.Type, nullable bool) (cel.Program, error) {
+	prg, _, err := CompileType(env, expr, want, nullable)
+	return prg, err
+}
+
+// CompileType is Compile, also returning the expression's checked type.
+func CompileType(env *cel.Env, expr string, want *cel.Type, nullable bool) (cel.Program, *cel.Type, error) {
 	ast, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("compilation failed: %v", iss.Err())
+		return nil, nil, fmt.Errorf("compilation failed: %v", iss.Err())
 	}
+	out := ast.OutputType()
 	if want != Any {
-		out := ast.OutputType()
-		ok := out.IsExactType(want) || out.IsExactType(cel.DynType)
-		if nullable && out.IsExactType(cel.NullType) {
-			ok = true
-		}
+		ok := out.IsExactType(want) || (nullable && out.IsExactType(cel.NullType))
 		if !ok {
-			what := "bool"
-			if want == String {
-				what = "string"
-				if nullable {
-					what = "string or null"
-				}
+			if nullable {
+				return nil, nil, fmt.Errorf("must evaluate to one of [%v %v] but got %v", want, cel.NullType, out)
 			}
-			return nil, fmt.Errorf("compilation failed: must evaluate to %s but got %v", what, out)
+			return nil, nil, fmt.Errorf("must evaluate to %v but got %v", want, out)
 		}
 	}
-	return env.Program(ast, cel.CostLimit(PerCallLimit), cel.InterruptCheckFrequency(100))
+	prg, err := env.Program(ast, ProgramOptions()...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("program instantiation failed: %v", err)
+	}
+	return prg, out, nil
 }
 
 // FromJSON decodes JSON as CEL sees Kubernetes objects: integers as int64 (not float64), so

@@ -2,6 +2,7 @@ package celenv
 
 import (
 	"context"
+	"github.com/google/cel-go/cel"
 	"strings"
 	"testing"
 
@@ -25,7 +26,11 @@ func (fakeAuthz) Authorize(_ context.Context, a auth.Attributes) (auth.Decision,
 
 func eval(t *testing.T, expr string, vars map[string]any, varNames ...string) ref.Val {
 	t.Helper()
-	env, err := WithVariables(varNames)
+	var vs []Var
+	for _, n := range varNames {
+		vs = append(vs, Var{Name: n})
+	}
+	env, err := WithVariables(true, vs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,5 +127,60 @@ func TestCostLimit(t *testing.T) {
 	_, _, err = prg.Eval(map[string]any{})
 	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
 		t.Fatalf("runaway expression: %v", err)
+	}
+}
+
+// As upstream: the result type must be exactly the required one (dyn refused), and params is declared only
+// for a policy with a paramKind.
+func TestCompileExactResultTypesAndParams(t *testing.T) {
+	env, err := WithVariables(false, []Var{{Name: "b", Type: Bool}, {Name: "d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		expr     string
+		want     *cel.Type
+		nullable bool
+		err      string
+	}{
+		{"object.spec.enabled", Bool, false, "must evaluate to bool but got dyn"},
+		{"object.metadata.name", String, false, "must evaluate to string but got dyn"},
+		{"object.metadata.name", String, true, "must evaluate to one of [string null_type] but got dyn"},
+		{"variables.d", Bool, false, "must evaluate to bool but got dyn"},
+		{"params.x == 1", Bool, false, "undeclared reference to 'params'"},
+		{"object.spec.enabled == true", Bool, false, ""},
+		{"variables.b", Bool, false, ""},
+		{"null", String, true, ""},
+		{"'a' + object.metadata.name", String, false, ""},
+	} {
+		_, err := Compile(env, c.expr, c.want, c.nullable)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: got %v, want %q", c.expr, err, c.err)
+		}
+	}
+	withParams, _ := WithVariables(true, nil)
+	if _, err := Compile(withParams, "params.x == 1", Bool, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type recordingAuthz struct{ user *auth.User }
+
+func (r *recordingAuthz) Authorize(_ context.Context, a auth.Attributes) (auth.Decision, string, error) {
+	r.user = a.User
+	return auth.DecisionAllow, "", nil
+}
+
+// authorizer.serviceAccount(ns, name) checks as the service account with only its two groups (upstream's
+// ServiceAccountInfo.UserInfo(), no system:authenticated).
+func TestServiceAccountAuthorizerGroups(t *testing.T) {
+	rec := &recordingAuthz{}
+	az := &Authz{Ctx: context.Background(), Authorizer: rec, User: &auth.User{Name: "alice"}}
+	val := eval(t, "authorizer.serviceAccount('ns1', 'sa').path('/healthz').check('get').allowed()", map[string]any{Authorizer: AuthorizerVal(az)})
+	if val.Value() != true || rec.user == nil {
+		t.Fatalf("got %v, user %+v", val, rec.user)
+	}
+	if rec.user.Name != "system:serviceaccount:ns1:sa" || strings.Join(rec.user.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:ns1" {
+		t.Fatalf("user %+v", rec.user)
 	}
 }

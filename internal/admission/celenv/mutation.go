@@ -390,17 +390,13 @@ func Mutation() (*cel.Env, error) {
 	return mutationEnv, mutationErr
 }
 
-// MutationWithVariables extends the mutation environment with variables.<name> for each name.
-func MutationWithVariables(names []string) (*cel.Env, error) {
+// MutationWithVariables extends the mutation environment with params (hasParams) and the variables.
+func MutationWithVariables(hasParams bool, vars []Var) (*cel.Env, error) {
 	env, err := Mutation()
-	if err != nil || len(names) == 0 {
-		return env, err
+	if err != nil {
+		return nil, err
 	}
-	opts := make([]cel.EnvOption, 0, len(names))
-	for _, n := range names {
-		opts = append(opts, cel.Variable(VariablesPrefix+n, cel.DynType))
-	}
-	return env.Extend(opts...)
+	return declare(env, hasParams, vars)
 }
 
 // CompileExact compiles expr, which must have exactly type want (no dyn): list(JSONPatch) or Object.
@@ -412,5 +408,5 @@ func CompileExact(env *cel.Env, expr string, want *cel.Type) (cel.Program, error
 	if !ast.OutputType().IsExactType(want) {
 		return nil, fmt.Errorf("compilation failed: must evaluate to %v", want)
 	}
-	return env.Program(ast, cel.CostLimit(PerCallLimit), cel.InterruptCheckFrequency(100))
+	return env.Program(ast, ProgramOptions()...)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMutationTypes(t *testing.T) {
-	env, err := MutationWithVariables([]string{"v"})
+	env, err := MutationWithVariables(false, []Var{{Name: "v"}})
 	if err != nil {
 		t.Fatal(err)
 	}

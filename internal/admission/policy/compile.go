@@ -15,11 +15,25 @@ type Expr struct {
 	Err  error
 }
 
-func (e *Expr) eval(act map[string]any) (ref.Val, error) {
+// Run is one evaluation of a policy (one binding and param): the activation, and the cost spent by
+// spec.variables (evaluated lazily, inside the first expression that reads them) not charged yet.
+type Run struct {
+	Act     map[string]any
+	varCost uint64
+}
+
+// Eval runs e, charging its cost and that of the variables it evaluated to b (nil: no budget). Past the
+// budget the result is celenv.ErrOutOfBudget, which ends the evaluation (as upstream).
+func (r *Run) Eval(e *Expr, b *celenv.Budget) (ref.Val, error) {
 	if e.Err != nil {
 		return nil, e.Err
 	}
-	v, _, err := e.Prg.Eval(act)
+	v, cost, err := celenv.EvalCost(e.Prg, r.Act)
+	cost += r.varCost
+	r.varCost = 0
+	if berr := b.Charge(cost); berr != nil {
+		return nil, berr
+	}
 	return v, err
 }
 
@@ -27,24 +41,29 @@ func (e *Expr) eval(act map[string]any) (ref.Val, error) {
 type Variables struct {
 	Names []string
 	Exprs []*Expr
-	env   *cel.Env
+	// vars are the variables as declared to later expressions (with their compiled types).
+	vars      []celenv.Var
+	hasParams bool
+	env       *cel.Env
 	// menv is the mutation environment (JSONPatch, Object types) with the variables.
 	menv *cel.Env
 }
 
-// CompileVariables compiles spec.variables; Env is then the environment for the policy's other expressions.
-func CompileVariables(vars []admissionregv1.Variable) *Variables {
-	v := &Variables{}
+// CompileVariables compiles spec.variables; hasParams declares params (the policy has a paramKind).
+func CompileVariables(vars []admissionregv1.Variable, hasParams bool) *Variables {
+	v := &Variables{hasParams: hasParams}
 	for _, x := range vars {
-		env, err := celenv.WithVariables(v.Names)
+		env, err := celenv.WithVariables(hasParams, v.vars)
 		e := &Expr{Text: x.Expression, Err: err}
+		var t *cel.Type
 		if err == nil {
-			e.Prg, e.Err = celenv.Compile(env, x.Expression, celenv.Any, false)
+			e.Prg, t, e.Err = celenv.CompileType(env, x.Expression, celenv.Any, false)
 		}
 		v.Names = append(v.Names, x.Name)
+		v.vars = append(v.vars, celenv.Var{Name: x.Name, Type: t})
 		v.Exprs = append(v.Exprs, e)
 	}
-	v.env, _ = celenv.WithVariables(v.Names)
+	v.env, _ = celenv.WithVariables(hasParams, v.vars)
 	return v
 }
 
@@ -52,7 +71,7 @@ func CompileVariables(vars []admissionregv1.Variable) *Variables {
 func (v *Variables) Compile(expr string, want *cel.Type, nullable bool) *Expr {
 	e := &Expr{Text: expr}
 	if v.env == nil {
-		env, err := celenv.WithVariables(v.Names)
+		env, err := celenv.WithVariables(v.hasParams, v.vars)
 		if err != nil {
 			e.Err = err
 			return e
@@ -63,19 +82,25 @@ func (v *Variables) Compile(expr string, want *cel.Type, nullable bool) *Expr {
 	return e
 }
 
-// Bind returns the lazily evaluated variables.<name> values over the base activation act (which they
-// are added to, so later variables see earlier ones).
-func (v *Variables) Bind(act map[string]any) {
+// Bind adds the lazily evaluated variables.<name> values to the base activation act (so later variables
+// see earlier ones) and returns the Run to evaluate the policy's expressions with.
+func (v *Variables) Bind(act map[string]any) *Run {
+	r := &Run{Act: act}
 	for i, name := range v.Names {
 		e := v.Exprs[i]
 		act[celenv.VariablesPrefix+name] = celenv.Lazy(func() ref.Val {
-			val, err := e.eval(act)
+			if e.Err != nil {
+				return celenv.ErrVal(e.Err)
+			}
+			val, cost, err := celenv.EvalCost(e.Prg, act)
+			r.varCost += cost
 			if err != nil {
 				return celenv.ErrVal(err)
 			}
 			return val
 		})
 	}
+	return r
 }
 
 // CompileMatchConditions compiles matchConditions (bool expressions).
@@ -92,7 +117,7 @@ func (v *Variables) CompileMatchConditions(conds []admissionregv1.MatchCondition
 func (v *Variables) CompileMutation(expr string, want *cel.Type) *Expr {
 	e := &Expr{Text: expr}
 	if v.menv == nil {
-		env, err := celenv.MutationWithVariables(v.Names)
+		env, err := celenv.MutationWithVariables(v.hasParams, v.vars)
 		if err != nil {
 			e.Err = err
 			return e

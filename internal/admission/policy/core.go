@@ -31,24 +31,30 @@ func MatchResources(ctx context.Context, m *admissionregv1.MatchResources, a *ad
 	if m == nil {
 		return true, nil
 	}
-	ok, err := match.NamespaceSelector(ctx, m.NamespaceSelector, a, ns)
-	if err != nil || !ok {
-		if err != nil && !apierrors.IsNotFound(err) {
-			err = apierrors.NewInternalError(err)
-		}
-		return false, err
+	// As upstream's matcher: a selector that does not match skips; a selector error is reported only when
+	// the resource rules match the request.
+	nsOK, nsErr := match.NamespaceSelector(ctx, m.NamespaceSelector, a, ns)
+	if nsErr == nil && !nsOK {
+		return false, nil
 	}
-	if ok, err = match.ObjectSelector(m.ObjectSelector, a); err != nil || !ok {
-		if err != nil {
-			err = apierrors.NewInternalError(err)
-		}
-		return false, err
-	}
-	if len(m.ResourceRules) > 0 && !namedRules(m.ResourceRules, a) {
+	objOK, objErr := match.ObjectSelector(m.ObjectSelector, a)
+	if objErr == nil && !objOK {
 		return false, nil
 	}
 	if namedRules(m.ExcludeResourceRules, a) {
 		return false, nil
+	}
+	if len(m.ResourceRules) > 0 && !namedRules(m.ResourceRules, a) {
+		return false, nil
+	}
+	if nsErr != nil {
+		if !apierrors.IsNotFound(nsErr) {
+			nsErr = apierrors.NewInternalError(nsErr)
+		}
+		return false, nsErr
+	}
+	if objErr != nil {
+		return false, apierrors.NewInternalError(objErr)
 	}
 	return true, nil
 }

@@ -107,7 +107,7 @@ type compiledMutating struct {
 // variables, matchConditions, and each mutation (a JSONPatch expression must return list(JSONPatch), an
 // ApplyConfiguration one Object; a mutation of an unknown patchType gets a nil entry).
 func CompileMutating(spec *admissionregv1.MutatingAdmissionPolicySpec) (vars *Variables, conds, mutations []*Expr) {
-	vars = CompileVariables(spec.Variables)
+	vars = CompileVariables(spec.Variables, spec.ParamKind != nil)
 	conds = vars.CompileMatchConditions(spec.MatchConditions)
 	for _, m := range spec.Mutations {
 		var e *Expr
@@ -274,11 +274,14 @@ func (p *Mutating) Admit(ctx context.Context, a *admission.Attributes) error {
 // request whatever the failurePolicy (an internal error, as upstream).
 func (p *Mutating) invoke(ctx context.Context, a *admission.Attributes, pol *admissionregv1.MutatingAdmissionPolicy,
 	cp *compiledMutating, ns *corev1.Namespace, param map[string]any) ([]error, error) {
-	act := NewInputs(ctx, a, ns, p.authz).Activation(param, nil)
-	cp.vars.Bind(act)
+	run := cp.vars.Bind(NewInputs(ctx, a, ns, p.authz).Activation(param, nil))
 	var condErr error
+	mcBudget := celenv.NewBudget(celenv.RuntimeCELCostBudgetMatchConditions)
 	for i, c := range cp.conditions {
-		v, err := c.eval(act)
+		v, err := run.Eval(c, mcBudget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return []error{err}, nil
+		}
 		if err == nil {
 			if b, ok := v.(types.Bool); !ok {
 				err = fmt.Errorf("expected bool, got %v", v.Type())
@@ -302,10 +305,10 @@ func (p *Mutating) invoke(ctx context.Context, a *admission.Attributes, pol *adm
 		}
 		if i > 0 {
 			// Each mutation sees the object the previous one produced.
-			act = NewInputs(ctx, a, ns, p.authz).Activation(param, nil)
-			cp.vars.Bind(act)
+			run = cp.vars.Bind(NewInputs(ctx, a, ns, p.authz).Activation(param, nil))
 		}
-		err := mutate(a, pol.Spec.Mutations[i].PatchType, e, act)
+		// Each mutation has a budget of its own (upstream's per-Patch RuntimeCELCostBudget).
+		err := mutate(a, pol.Spec.Mutations[i].PatchType, e, run, celenv.NewBudget(celenv.RuntimeCELCostBudget))
 		if err == nil {
 			continue
 		}
@@ -318,13 +321,13 @@ func (p *Mutating) invoke(ctx context.Context, a *admission.Attributes, pol *adm
 	return errs, nil
 }
 
-func mutate(a *admission.Attributes, pt admissionregv1.PatchType, e *Expr, act map[string]any) error {
+func mutate(a *admission.Attributes, pt admissionregv1.PatchType, e *Expr, run *Run, budget *celenv.Budget) error {
 	if e == nil {
 		return fmt.Errorf("unsupported patchType %q", pt)
 	}
-	v, err := e.eval(act)
+	v, err := run.Eval(e, budget)
 	if err != nil {
-		if e.Err != nil {
+		if e.Err != nil || errors.Is(err, celenv.ErrOutOfBudget) {
 			return err
 		}
 		return fmt.Errorf("expression '%s' resulted in error: %v", e.Text, err)

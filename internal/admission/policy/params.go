@@ -9,7 +9,6 @@ import (
 	"time"
 
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,7 +20,8 @@ import (
 )
 
 // Params finds param objects of any kind: a dynamic informer per paramKind, started on first use (kind ->
-// resource through the RESTMapper, reset once when a kind is unknown, e.g. a CRD created since).
+// resource through the RESTMapper, reset when a kind is unknown, e.g. a CRD created since, at most once per
+// resetInterval per kind). Params are read from the informers only, as upstream.
 type Params struct {
 	ctx    context.Context
 	dyn    dynamic.Interface
@@ -29,6 +29,8 @@ type Params struct {
 
 	mu        sync.Mutex
 	informers map[schema.GroupVersionKind]*paramInformer
+	lastReset map[schema.GroupVersionKind]time.Time
+	now       func() time.Time
 	// syncWait bounds the wait for a new informer's first list (upstream: 1s).
 	syncWait time.Duration
 }
@@ -41,7 +43,23 @@ type paramInformer struct {
 
 // NewParams returns a param source; informers live until ctx ends.
 func NewParams(ctx context.Context, dyn dynamic.Interface, mapper meta.ResettableRESTMapper) *Params {
-	return &Params{ctx: ctx, dyn: dyn, mapper: mapper, informers: map[schema.GroupVersionKind]*paramInformer{}, syncWait: time.Second}
+	return &Params{ctx: ctx, dyn: dyn, mapper: mapper, informers: map[schema.GroupVersionKind]*paramInformer{},
+		lastReset: map[schema.GroupVersionKind]time.Time{}, now: time.Now, syncWait: time.Second}
+}
+
+// resetInterval: an unknown paramKind resets the RESTMapper (rediscovery) at most this often.
+const resetInterval = 30 * time.Second
+
+// mayReset says whether the RESTMapper may be reset for gvk now (and records it).
+func (p *Params) mayReset(gvk schema.GroupVersionKind) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if last, ok := p.lastReset[gvk]; ok && now.Sub(last) < resetInterval {
+		return false
+	}
+	p.lastReset[gvk] = now
+	return true
 }
 
 func kindString(k *admissionregv1.ParamKind) string {
@@ -55,22 +73,29 @@ func (p *Params) informer(kind *admissionregv1.ParamKind) (*paramInformer, error
 	}
 	gvk := gv.WithKind(kind.Kind)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pi := p.informers[gvk]; pi != nil {
+	pi := p.informers[gvk]
+	p.mu.Unlock()
+	if pi != nil {
 		return pi, nil
 	}
+	// Discovery runs without the lock (the RESTMapper has its own).
 	mapping, err := p.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
+	if meta.IsNoMatchError(err) && p.mayReset(gvk) {
 		p.mapper.Reset()
 		mapping, err = p.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("paramKind kind `%s` not known", kindString(kind))
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pi := p.informers[gvk]; pi != nil { // started meanwhile by another request
+		return pi, nil
+	}
 	inf := dynamicinformer.NewFilteredDynamicInformer(p.dyn, mapping.Resource, metav1.NamespaceAll, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, nil).Informer()
 	go inf.Run(p.ctx.Done())
-	pi := &paramInformer{gvr: mapping.Resource, namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace, inf: inf}
+	pi = &paramInformer{gvr: mapping.Resource, namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace, inf: inf}
 	p.informers[gvk] = pi
 	return pi, nil
 }
@@ -119,22 +144,6 @@ func (p *Params) Collect(kind *admissionregv1.ParamKind, ref *admissionregv1.Par
 		}
 		if exists {
 			params = append(params, obj.(*unstructured.Unstructured).UnstructuredContent())
-		} else {
-			// The informer may not have seen a param created just before the request: ask the API.
-			gctx, cancel := context.WithTimeout(p.ctx, time.Second)
-			defer cancel()
-			var u *unstructured.Unstructured
-			if ns != "" {
-				u, err = p.dyn.Resource(pi.gvr).Namespace(ns).Get(gctx, ref.Name, metav1.GetOptions{})
-			} else {
-				u, err = p.dyn.Resource(pi.gvr).Get(gctx, ref.Name, metav1.GetOptions{})
-			}
-			switch {
-			case err == nil:
-				params = append(params, u.UnstructuredContent())
-			case !apierrors.IsNotFound(err):
-				return nil, err
-			}
 		}
 	case ref.Selector != nil:
 		sel, err := metav1.LabelSelectorAsSelector(ref.Selector)

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -116,7 +118,7 @@ type compiledPolicy struct {
 
 // Compile compiles a policy's expressions (exported for registry validation).
 func Compile(spec *admissionregv1.ValidatingAdmissionPolicySpec) (vars *Variables, conds, validations, messages, audits []*Expr) {
-	vars = CompileVariables(spec.Variables)
+	vars = CompileVariables(spec.Variables, spec.ParamKind != nil)
 	conds = vars.CompileMatchConditions(spec.MatchConditions)
 	for _, v := range spec.Validations {
 		validations = append(validations, vars.Compile(v.Expression, celenv.Bool, false))
@@ -176,8 +178,17 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 	}
 	sort.Strings(names)
 
+	// denials is upstream's ordered list of denied decisions: real denials, configuration errors (a binding
+	// or policy that cannot be applied: "failed to configure binding: ...") and auditAnnotation errors, in
+	// the order they occur; the first one answers.
 	var denials []denial
-	var configErrs []error
+	addConfigError := func(pol, binding string, err error) {
+		what := "binding"
+		if binding == "" {
+			what = "policy"
+		}
+		denials = append(denials, denial{pol, binding, decision{deny: true, message: fmt.Sprintf("failed to configure %s: %v", what, err)}})
+	}
 	var inputs *Inputs
 	for _, name := range names {
 		pol, err := p.policies.Get(name)
@@ -188,7 +199,7 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 		ok, err := PolicyMatches(ctx, pol.Spec.MatchConstraints, a, p.namespace)
 		if err != nil {
 			if fail {
-				configErrs = append(configErrs, ConfigError{Policy: pol.Name, Err: err})
+				addConfigError(pol.Name, "", err)
 			}
 			continue
 		}
@@ -210,7 +221,7 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 			}
 			if err != nil {
 				if fail {
-					configErrs = append(configErrs, ConfigError{Policy: pol.Name, Binding: b.Name, Err: err})
+					addConfigError(pol.Name, b.Name, err)
 				}
 				continue
 			}
@@ -227,7 +238,7 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 				inputs = NewInputs(ctx, a, ns, p.authz)
 			}
 			for _, param := range params {
-				decisions, audits := evaluate(pol, cp, inputs, param, fail)
+				decisions, auditErrs, audits := evaluate(pol, cp, inputs, param, fail)
 				for _, d := range decisions {
 					if !d.deny {
 						continue
@@ -243,6 +254,11 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 						}
 					}
 				}
+				// auditAnnotation errors deny whatever the binding's validationActions (upstream's
+				// AuditAnnotationActionError).
+				for _, d := range auditErrs {
+					denials = append(denials, denial{pol.Name, b.Name, d})
+				}
 				for _, kv := range audits {
 					if !contains(annotations[kv[0]], kv[1]) {
 						annotations[kv[0]] = append(annotations[kv[0]], kv[1])
@@ -257,6 +273,9 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 	if len(denials) > 0 {
 		d := denials[0]
 		msg := fmt.Sprintf("ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", d.policy, d.binding, d.message)
+		if d.binding == "" {
+			msg = fmt.Sprintf("ValidatingAdmissionPolicy '%s' denied request: %s", d.policy, d.message)
+		}
 		err := apierrors.NewForbidden(a.Resource.GroupResource(), requestName(a), fmt.Errorf("%s", msg))
 		reason := d.reason
 		if reason == "" {
@@ -265,14 +284,6 @@ func (p *Validating) Validate(ctx context.Context, a *admission.Attributes) erro
 		err.ErrStatus.Reason = reason
 		err.ErrStatus.Code = reasonToCode(reason)
 		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{Message: msg})
-		return err
-	}
-	if len(configErrs) > 0 {
-		err := apierrors.NewForbidden(a.Resource.GroupResource(), requestName(a), fmt.Errorf("admission request denied by policy"))
-		err.ErrStatus.Message = configErrs[0].Error()
-		for _, e := range configErrs {
-			err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{Message: e.Error()})
-		}
 		return err
 	}
 	return nil
@@ -300,10 +311,13 @@ func reasonToCode(r metav1.StatusReason) int32 {
 }
 
 // evaluate runs a policy for one binding's param: matchConditions, then validations (with their messages)
-// and auditAnnotations. Errors become denials under failurePolicy Fail and are ignored under Ignore.
-func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy, in *Inputs, param map[string]any, fail bool) (decisions []decision, audits [][2]string) {
-	act := in.Activation(param, nil)
-	cp.vars.Bind(act)
+// and auditAnnotations. decisions go through the binding's validationActions; auditErrs (auditAnnotation
+// errors) always deny. Errors become denials under failurePolicy Fail and are ignored under Ignore. Costs
+// are upstream's budgets: RuntimeCELCostBudgetMatchConditions for the matchConditions, RuntimeCELCostBudget
+// shared by the validations and their messages, another for the auditAnnotations; past one, the evaluation
+// ends with a single error decision.
+func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy, in *Inputs, param map[string]any, fail bool) (decisions, auditErrs []decision, audits [][2]string) {
+	run := cp.vars.Bind(in.Activation(param, nil))
 	errDecision := func(msg string) []decision {
 		if !fail {
 			return nil
@@ -312,13 +326,17 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 	}
 	// matchConditions: any false skips the policy; else the first error counts.
 	var condErr error
+	mcBudget := celenv.NewBudget(celenv.RuntimeCELCostBudgetMatchConditions)
 	for i, c := range cp.conditions {
-		v, err := c.eval(act)
+		v, err := run.Eval(c, mcBudget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil, nil
+		}
 		if err == nil {
 			if b, ok := v.(types.Bool); !ok {
 				err = fmt.Errorf("expected bool, got %v", v.Type())
 			} else if !bool(b) {
-				return nil, nil
+				return nil, nil, nil
 			} else {
 				continue
 			}
@@ -328,24 +346,42 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 		}
 	}
 	if condErr != nil {
-		return errDecision(condErr.Error()), nil
+		return errDecision(condErr.Error()), nil, nil
 	}
+	budget := celenv.NewBudget(celenv.RuntimeCELCostBudget)
+	results := make([]ref.Val, len(cp.validations))
+	errs := make([]error, len(cp.validations))
 	for i, e := range cp.validations {
-		val := pol.Spec.Validations[i]
-		v, err := e.eval(act)
+		v, err := run.Eval(e, budget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil, nil
+		}
 		if err == nil {
 			if _, ok := v.(types.Bool); !ok {
 				err = fmt.Errorf("expected bool, got %v", v.Type())
 			}
 		}
 		if err != nil {
+			err = fmt.Errorf("expression '%s' resulted in error: %v", e.Text, err)
+		}
+		results[i], errs[i] = v, err
+	}
+	var msgErr error // the messages ran out of budget
+	for i := range cp.validations {
+		val := pol.Spec.Validations[i]
+		if errs[i] != nil {
 			if fail {
-				decisions = append(decisions, decision{deny: true, index: i,
-					message: fmt.Sprintf("expression '%s' resulted in error: %v", e.Text, err)})
+				decisions = append(decisions, decision{deny: true, index: i, message: errs[i].Error()})
 			}
 			continue
 		}
-		if v == types.True {
+		if msgErr != nil {
+			if fail {
+				decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("failed messageExpression: %v", msgErr)})
+			}
+			continue
+		}
+		if results[i] == types.True {
 			continue
 		}
 		d := decision{deny: true, index: i, reason: metav1.StatusReasonInvalid}
@@ -353,14 +389,22 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 			d.reason = *val.Reason
 		}
 		if m := cp.messages[i]; m != nil {
-			if mv, err := m.eval(act); err == nil {
+			mv, err := run.Eval(m, budget)
+			switch {
+			case errors.Is(err, celenv.ErrOutOfBudget):
+				msgErr = err
+				if fail {
+					decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("failed messageExpression: %v", msgErr)})
+				}
+				continue
+			case err == nil:
 				if s, ok := mv.Value().(string); ok {
 					s = strings.TrimSpace(s)
 					if len(s) <= 5*1024 && !strings.Contains(s, "\n") {
 						d.message = s
 					}
 				}
-			} else {
+			default:
 				slog.Debug("messageExpression failed", "policy", pol.Name, "err", err)
 			}
 		}
@@ -372,12 +416,16 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 		}
 		decisions = append(decisions, d)
 	}
+	auditBudget := celenv.NewBudget(celenv.RuntimeCELCostBudget)
 	for i, e := range cp.audits {
 		aa := pol.Spec.AuditAnnotations[i]
-		v, err := e.eval(act)
+		v, err := run.Eval(e, auditBudget)
+		if errors.Is(err, celenv.ErrOutOfBudget) {
+			return errDecision(err.Error()), nil, nil
+		}
 		if err != nil {
 			if fail {
-				decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf("expression '%s' resulted in error: %v", e.Text, err)})
+				auditErrs = append(auditErrs, decision{deny: true, index: i, message: fmt.Sprintf("expression '%s' resulted in error: %v", e.Text, err)})
 			}
 			continue
 		}
@@ -393,11 +441,11 @@ func evaluate(pol *admissionregv1.ValidatingAdmissionPolicy, cp *compiledPolicy,
 			if v.Type() == types.NullType {
 				continue
 			}
-			decisions = append(decisions, decision{deny: true, index: i, message: fmt.Sprintf(
+			auditErrs = append(auditErrs, decision{deny: true, index: i, message: fmt.Sprintf(
 				"valueExpression '%v' resulted in unsupported return type: %v. Return type must be either string or null.", aa.ValueExpression, v.Type())})
 		}
 	}
-	return decisions, audits
+	return decisions, auditErrs, audits
 }
 
 // validationFailure is the JSON of the validation.policy.admission.k8s.io/validation_failure annotation.

@@ -128,9 +128,58 @@ func TestDenyWithConfigMapParams(t *testing.T) {
 		t.Fatalf("compliant: %v", err)
 	}
 	// No ConfigMap in namespace b (the request's namespace, paramRef.namespace empty): Deny action.
+	// As upstream, a configuration error is a denial without a reason: 422 Invalid, with the usual prefix.
 	err = p.Validate(context.Background(), deployAttrs("b", 2, nil))
-	if err == nil || !strings.Contains(err.Error(), "no params found for policy binding with `Deny` parameterNotFoundAction") || !apierrors.IsForbidden(err) {
-		t.Fatalf("missing param: %v", err)
+	want = `deployments.apps "web" is forbidden: ValidatingAdmissionPolicy 'max-replicas' with binding 'max-replicas-b' denied request: failed to configure binding: no params found for policy binding with ` + "`Deny`" + ` parameterNotFoundAction`
+	if err == nil || err.Error() != want || !apierrors.IsInvalid(err) {
+		t.Fatalf("missing param: %v\nwant %s", err, want)
+	}
+}
+
+// A configuration error comes first in the ordered denials: an earlier policy's misconfigured binding wins
+// over a later policy's real denial.
+func TestConfigErrorOrderedWithDenials(t *testing.T) {
+	a := policy("a-misconfigured", func(s *admissionregv1.ValidatingAdmissionPolicySpec) {
+		s.ParamKind = &admissionregv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"}
+		s.Validations = []admissionregv1.Validation{{Expression: "true"}}
+	})
+	ab := binding("ab", "a-misconfigured", deny, func(s *admissionregv1.ValidatingAdmissionPolicyBindingSpec) {
+		s.ParamRef = &admissionregv1.ParamRef{Name: "missing", ParameterNotFoundAction: ptr.To(admissionregv1.DenyAction)}
+	})
+	z := policy("z-denies", func(s *admissionregv1.ValidatingAdmissionPolicySpec) {
+		s.Validations = []admissionregv1.Validation{{Expression: "false", Reason: ptr.To(metav1.StatusReasonForbidden)}}
+	})
+	p, _ := setup(t, []runtime.Object{a, ab, z, binding("zb", "z-denies", deny, nil), ns("a", nil)})
+	err := p.Validate(context.Background(), deployAttrs("a", 1, nil))
+	if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'a-misconfigured' with binding 'ab' denied request: failed to configure binding: ") || !apierrors.IsInvalid(err) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// auditAnnotation errors deny whatever the binding's validationActions (a Warn-only binding too), and are
+// not validation failures.
+func TestAuditAnnotationErrorAlwaysDenies(t *testing.T) {
+	pol := policy("p", func(s *admissionregv1.ValidatingAdmissionPolicySpec) {
+		s.Validations = []admissionregv1.Validation{{Expression: "true"}}
+		s.AuditAnnotations = []admissionregv1.AuditAnnotation{{Key: "k", ValueExpression: "string(object.spec.nope)"}}
+	})
+	b := binding("b", "p", []admissionregv1.ValidationAction{admissionregv1.Warn, admissionregv1.Audit}, nil)
+	p, rec := setup(t, []runtime.Object{pol, b, ns("a", nil)})
+	var warnings []string
+	ctx := admission.WithWarnings(context.Background(), func(s string) { warnings = append(warnings, s) })
+	err := p.Validate(ctx, deployAttrs("a", 1, nil))
+	want := "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: expression 'string(object.spec.nope)' resulted in error: no such key: nope"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("got %v\nwant ...%s", err, want)
+	}
+	if len(warnings) != 0 || rec.annotations[AnnotationValidationFailure] != "" {
+		t.Fatalf("warnings %q, annotations %v", warnings, rec.annotations)
+	}
+	// failurePolicy Ignore: the error is left out.
+	pol.Spec.FailurePolicy = ptr.To(admissionregv1.Ignore)
+	p2, _ := setup(t, []runtime.Object{pol, b, ns("a", nil)})
+	if err := p2.Validate(context.Background(), deployAttrs("a", 1, nil)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -35,6 +35,13 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 			p.Spec.Validations[0].Expression = "object.spec.replicas <"
 		}, "spec.validations[0].expression: Invalid value: \"object.spec.replicas <\": compilation failed"},
 		"not bool": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Spec.Validations[0].Expression = "'x'" }, "must evaluate to bool"},
+		"dyn result": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.Validations[0].Expression = "object.spec.paused"
+		}, "spec.validations[0].expression: Invalid value: \"object.spec.paused\": must evaluate to bool but got dyn"},
+		"params without paramKind": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.ParamKind = nil
+			p.Spec.Validations[0].Expression = "params.max > 1"
+		}, "undeclared reference to 'params'"},
 		"later var": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
 			p.Spec.Variables[0].Expression = "variables.r"
 		}, "spec.variables[0].expression"},
@@ -48,7 +55,7 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 		"message nl": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Spec.Validations[0].Message = "a\nb" }, "message must not contain line breaks"},
 		"audit": {func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
 			p.Spec.AuditAnnotations = []admissionregistrationv1.AuditAnnotation{{Key: "k", ValueExpression: "1"}}
-		}, "must evaluate to string or null"},
+		}, "must evaluate to one of [string null_type] but got int"},
 	} {
 		p := good()
 		c.mod(p)

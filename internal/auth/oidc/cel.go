@@ -14,6 +14,8 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+
+	"skiff/internal/admission/celenv"
 )
 
 // CEL expressions of the structured authentication configuration, with upstream's two variables:
@@ -52,9 +54,6 @@ type Expression struct {
 	prg     cel.Program
 }
 
-// costLimit bounds one evaluation, as upstream's per-call limit.
-const costLimit = 1_000_000
-
 // userTypeName is the CEL name ext.NativeTypes gives UserInfo (last package path element, type name).
 const userTypeName = "oidc.UserInfo"
 
@@ -64,18 +63,11 @@ var (
 	envErr             error
 )
 
+// baseEnvOptions: the Kubernetes CEL libraries of admission expressions (url, ip/cidr, quantity, regex,
+// lists, cel-go's extensions), without the authorizer, as upstream's authentication CEL builds on the
+// Kubernetes base environment.
 func baseEnvOptions() []cel.EnvOption {
-	return []cel.EnvOption{
-		cel.HomogeneousAggregateLiterals(),
-		cel.EagerlyValidateDeclarations(true),
-		cel.DefaultUTCTimeZone(true),
-		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Sets(),
-		ext.Lists(),
-		ext.TwoVarComprehensions(),
-	}
+	return celenv.LibraryOptions()
 }
 
 func envs() (*cel.Env, *cel.Env, error) {
@@ -120,7 +112,8 @@ func compile(env *cel.Env, src string, kind ResultKind) (*Expression, error) {
 	if err := checkOutputType(ast.OutputType(), kind); err != nil {
 		return nil, err
 	}
-	prg, err := env.Program(ast, cel.CostLimit(costLimit))
+	// The admission CEL's program options: the per-call limit with size-aware pricing of library calls.
+	prg, err := env.Program(ast, celenv.ProgramOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("program instantiation failed: %w", err)
 	}

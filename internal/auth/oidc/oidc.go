@@ -307,6 +307,14 @@ func (a *Authenticator) user(c claims) (*auth.User, error) {
 			return nil, fmt.Errorf("oidc: error evaluating claim validation expression: %w", err)
 		}
 	}
+	// As upstream, the token's jti identifies the credential (audit logs show it); it is
+	// part of the user that userValidationRules see.
+	if jti, _, err := c.string("jti"); err == nil && jti != "" {
+		if u.Extra == nil {
+			u.Extra = map[string][]string{}
+		}
+		u.Extra[CredentialIDKey] = []string{"JTI=" + jti}
+	}
 	if len(a.opts.UserValidationRules) > 0 {
 		info := UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
 		if info.Groups == nil {
@@ -321,13 +329,6 @@ func (a *Authenticator) user(c claims) (*auth.User, error) {
 				return nil, fmt.Errorf("oidc: error evaluating user info validation rule: %w", err)
 			}
 		}
-	}
-	// As upstream, the token's jti identifies the credential (audit logs show it).
-	if jti, _, err := c.string("jti"); err == nil && jti != "" {
-		if u.Extra == nil {
-			u.Extra = map[string][]string{}
-		}
-		u.Extra[CredentialIDKey] = []string{"JTI=" + jti}
 	}
 	return u, nil
 }

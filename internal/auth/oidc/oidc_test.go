@@ -363,6 +363,7 @@ func TestCELMappings(t *testing.T) {
 			mustUser(t, `!user.username.startsWith("oidc:system:")`, "no system names"),
 			mustUser(t, `!("role:banned" in user.groups)`, "banned"),
 			mustUser(t, `!("example.com/tenant" in user.extra) || user.extra["example.com/tenant"][0] != "evil"`, "evil tenant"),
+			mustUser(t, `!("`+CredentialIDKey+`" in user.extra) || user.extra["`+CredentialIDKey+`"][0] != "JTI=banned"`, "banned credential"),
 		},
 	}
 	a := startOptions(t, opts, clk)
@@ -410,6 +411,7 @@ func TestCELMappings(t *testing.T) {
 		"user rule on username":         {map[string]any{"email": "system:x"}, "validation expression '!user.username.startsWith(\"oidc:system:\")' failed: no system names"},
 		"user rule on groups":           {map[string]any{"roles": []string{"banned"}}, "failed: banned"},
 		"user rule on extra":            {map[string]any{"tenant": "evil"}, "failed: evil tenant"},
+		"user rule on credential id":    {map[string]any{"jti": "banned"}, "failed: banned credential"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			u, ok, err := a.AuthenticateToken(context.Background(), iss.Sign(t, with(tc.changes)))
