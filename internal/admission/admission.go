@@ -38,8 +38,8 @@ type Attributes struct {
 }
 
 // Reinvocation is upstream's reinvocation context: a plugin that changed the object asks (ShouldReinvoke)
-// for a second pass of the reinvocable plugins (Reinvocable: mutating policies and webhooks), in which
-// IsReinvoke is true; each plugin keeps its own state under its name.
+// for a second pass of the mutating plugins, in which IsReinvoke is true (policies and webhooks then rerun
+// only their IfNeeded entries); each plugin keeps its own state under its name.
 type Reinvocation struct {
 	IsReinvoke, ShouldReinvoke bool
 	values                     map[string]any
@@ -58,13 +58,6 @@ func (r *Reinvocation) SetValue(key string, v any) {
 
 // Reinvocation is the request's reinvocation context.
 func (a *Attributes) Reinvocation() *Reinvocation { return &a.reinvocation }
-
-// Reinvocable is a mutating plugin the chain calls a second time when a plugin asked for it (it then runs
-// only what its reinvocationPolicy IfNeeded entries need).
-type Reinvocable interface {
-	Mutator
-	Reinvocable()
-}
 
 // OnFailure registers undo, run by Failed when the write does not happen after all (a later plugin refuses
 // it, or storage does: the name is taken, a concurrent update won).
@@ -94,9 +87,10 @@ type Validator interface {
 type Chain []any
 
 // Admit runs every mutating plugin in order; the first error stops the write. When a reinvocable plugin
-// changed the object after an IfNeeded policy or webhook ran (ShouldReinvoke), the reinvocable plugins run
-// once more (upstream reruns the built-in mutating plugins too; skiff's are idempotent on their own
-// output and are not rerun).
+// changed the object after an IfNeeded policy or webhook ran (ShouldReinvoke), every mutating plugin runs
+// once more, as upstream: the built-in ones (idempotent on their own output) then see what the policies and
+// webhooks added, e.g. a container that needs the token mount or LimitRanger's defaults; the reinvocable
+// ones rerun only their IfNeeded entries.
 func (c Chain) Admit(ctx context.Context, a *Attributes) error {
 	for _, p := range c {
 		if m, ok := p.(Mutator); ok {
@@ -111,7 +105,7 @@ func (c Chain) Admit(ctx context.Context, a *Attributes) error {
 	}
 	r.IsReinvoke = true
 	for _, p := range c {
-		if m, ok := p.(Reinvocable); ok {
+		if m, ok := p.(Mutator); ok {
 			if err := m.Admit(ctx, a); err != nil {
 				return err
 			}

@@ -92,9 +92,6 @@ func (p *Mutating) start(ctx context.Context, client kubernetes.Interface, dyn d
 	}()
 }
 
-// Reinvocable: the admission chain calls Admit a second time for reinvocationPolicy IfNeeded.
-func (p *Mutating) Reinvocable() {}
-
 // compiledMutating is a policy's expressions, compiled once per resourceVersion.
 type compiledMutating struct {
 	resourceVersion string

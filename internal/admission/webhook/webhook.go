@@ -186,9 +186,6 @@ func (s *reinvokeState) requireReinvokingInvoked() {
 	s.invoked = map[string]bool{}
 }
 
-// reinvocable: the chain's second pass calls Admit again (reinvocationPolicy IfNeeded).
-func (p *Plugin) Reinvocable() {}
-
 func (p *Plugin) runMutating(ctx context.Context, a *admission.Attributes) error {
 	// reinvocationPolicy IfNeeded, as upstream: an IfNeeded webhook whose call was followed by a change of
 	// the object (by a later webhook, or by a mutating policy before the second pass) is called once more,
