@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/connrotation"
 
@@ -123,7 +124,9 @@ func rotatingClientConfig(ctx context.Context, m *memoryCert, host string, caPEM
 	tlsCfg := m.tlsConfig()
 	tlsCfg.GetCertificate, tlsCfg.CipherSuites = nil, nil
 	tlsCfg.RootCAs = pool
-	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true,
-		MaxIdleConnsPerHost: 25, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	// client-go's own defaults (as for a config without a custom transport): HTTP/2 with health-check pings,
+	// so a watch over a dead connection is noticed, proxy from the environment, timeouts.
+	tr := utilnet.SetTransportDefaults(&http.Transport{DialContext: dialer.DialContext, TLSClientConfig: tlsCfg,
+		MaxIdleConnsPerHost: 25, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second})
 	return &rest.Config{Host: host, Transport: tr}, nil
 }
