@@ -8,6 +8,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,11 +17,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"skiff/internal/admission"
 	"skiff/internal/admission/match"
+	"skiff/internal/auth"
 )
 
 // MatchResources decides whether a policy's matchConstraints or a binding's matchResources cover the
@@ -157,4 +162,77 @@ func getNamespace(ctx context.Context, l corelisters.NamespaceLister, client kub
 		return ns, nil
 	}
 	return client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+}
+
+// plugin is what both policy plugins share: the authorizer for CEL, the informer readiness, namespaces,
+// params, and the policies compiled once per resourceVersion (C is the plugin's compiled form).
+type plugin[C any] struct {
+	authz    auth.Authorizer
+	started  atomic.Bool
+	synced   chan struct{}
+	waitSync time.Duration
+
+	client   kubernetes.Interface
+	nsLister corelisters.NamespaceLister
+	params   *Params
+
+	mu       sync.Mutex
+	compiled map[string]compiledAt[C] // policy name -> compiled at a resourceVersion
+}
+
+type compiledAt[C any] struct {
+	resourceVersion string
+	c               C
+}
+
+func newPlugin[C any](authz auth.Authorizer) plugin[C] {
+	return plugin[C]{authz: authz, synced: make(chan struct{}), waitSync: 10 * time.Second, compiled: map[string]compiledAt[C]{}}
+}
+
+// startCommon starts f (which holds the plugin's policy and binding informers, and gets the namespace
+// informer here) and closes synced once they and the namespaces have synced. forget is called with the name
+// of every deleted policy, whose compiled form is dropped.
+func (p *plugin[C]) startCommon(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, mapper meta.ResettableRESTMapper,
+	f informers.SharedInformerFactory, policies cache.SharedIndexInformer, synced ...cache.InformerSynced) {
+	p.client = client
+	p.nsLister = f.Core().V1().Namespaces().Lister()
+	p.params = NewParams(ctx, dyn, mapper)
+	_, _ = policies.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(o any) {
+		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		if acc, err := meta.Accessor(o); err == nil {
+			p.mu.Lock()
+			delete(p.compiled, acc.GetName())
+			p.mu.Unlock()
+		}
+	}})
+	synced = append(synced, f.Core().V1().Namespaces().Informer().HasSynced)
+	f.Start(ctx.Done())
+	p.started.Store(true)
+	go func() {
+		if cache.WaitForCacheSync(ctx.Done(), synced...) {
+			close(p.synced)
+		}
+	}()
+}
+
+// compiledFor returns the policy's compiled form, compiling it when the resourceVersion changed.
+func (p *plugin[C]) compiledFor(name, resourceVersion string, compile func() C) C {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.compiled[name]; ok && c.resourceVersion == resourceVersion {
+		return c.c
+	}
+	c := compile()
+	p.compiled[name] = compiledAt[C]{resourceVersion: resourceVersion, c: c}
+	return c
+}
+
+func (p *plugin[C]) ready(ctx context.Context, a *admission.Attributes) (bool, error) {
+	return waitReady(ctx, a, &p.started, p.synced, p.waitSync)
+}
+
+func (p *plugin[C]) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	return getNamespace(ctx, p.nsLister, p.client, name)
 }

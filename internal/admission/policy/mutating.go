@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -24,9 +21,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	admissionreglisters "k8s.io/client-go/listers/admissionregistration/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/cache"
 
 	"skiff/internal/admission"
 	"skiff/internal/admission/celenv"
@@ -38,24 +33,14 @@ const MutatingPluginName = "MutatingAdmissionPolicy"
 
 // Mutating is the MutatingAdmissionPolicy admission plugin. It does nothing until Start.
 type Mutating struct {
-	authz    auth.Authorizer
-	started  atomic.Bool
-	synced   chan struct{}
-	waitSync time.Duration
-
-	client   kubernetes.Interface
+	plugin[*compiledMutating]
 	policies admissionreglisters.MutatingAdmissionPolicyLister
 	bindings admissionreglisters.MutatingAdmissionPolicyBindingLister
-	nsLister corelisters.NamespaceLister
-	params   *Params
-
-	mu       sync.Mutex
-	compiled map[string]*compiledMutating // policy name -> compiled at a resourceVersion
 }
 
 // NewMutating returns the plugin; authz is the server's authorizer chain (the CEL authorizer variable).
 func NewMutating(authz auth.Authorizer) *Mutating {
-	return &Mutating{authz: authz, synced: make(chan struct{}), waitSync: 10 * time.Second, compiled: map[string]*compiledMutating{}}
+	return &Mutating{plugin: newPlugin[*compiledMutating](authz)}
 }
 
 // Start runs the informers over policies, bindings and namespaces.
@@ -64,40 +49,18 @@ func (p *Mutating) Start(ctx context.Context, client kubernetes.Interface, dyn d
 }
 
 func (p *Mutating) start(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, mapper meta.ResettableRESTMapper) {
-	p.client = client
 	f := informers.NewSharedInformerFactory(client, 0)
 	ar := f.Admissionregistration().V1()
 	p.policies, p.bindings = ar.MutatingAdmissionPolicies().Lister(), ar.MutatingAdmissionPolicyBindings().Lister()
-	p.nsLister = f.Core().V1().Namespaces().Lister()
-	p.params = NewParams(ctx, dyn, mapper)
-	_, _ = ar.MutatingAdmissionPolicies().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(o any) {
-			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = d.Obj
-			}
-			if pol, ok := o.(*admissionregv1.MutatingAdmissionPolicy); ok {
-				p.mu.Lock()
-				delete(p.compiled, pol.Name)
-				p.mu.Unlock()
-			}
-		},
-	})
-	f.Start(ctx.Done())
-	p.started.Store(true)
-	go func() {
-		if cache.WaitForCacheSync(ctx.Done(), ar.MutatingAdmissionPolicies().Informer().HasSynced,
-			ar.MutatingAdmissionPolicyBindings().Informer().HasSynced, f.Core().V1().Namespaces().Informer().HasSynced) {
-			close(p.synced)
-		}
-	}()
+	p.startCommon(ctx, client, dyn, mapper, f, ar.MutatingAdmissionPolicies().Informer(),
+		ar.MutatingAdmissionPolicies().Informer().HasSynced, ar.MutatingAdmissionPolicyBindings().Informer().HasSynced)
 }
 
 // compiledMutating is a policy's expressions, compiled once per resourceVersion.
 type compiledMutating struct {
-	resourceVersion string
-	vars            *Variables
-	conditions      []*Expr
-	mutations       []*Expr
+	vars       *Variables
+	conditions []*Expr
+	mutations  []*Expr
 }
 
 // CompileMutating compiles a MutatingAdmissionPolicy's expressions (exported for registry validation):
@@ -120,15 +83,11 @@ func CompileMutating(spec *admissionregv1.MutatingAdmissionPolicySpec) (vars *Va
 }
 
 func (p *Mutating) compile(pol *admissionregv1.MutatingAdmissionPolicy) *compiledMutating {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.compiled[pol.Name]; c != nil && c.resourceVersion == pol.ResourceVersion {
+	return p.compiledFor(pol.Name, pol.ResourceVersion, func() *compiledMutating {
+		c := &compiledMutating{}
+		c.vars, c.conditions, c.mutations = CompileMutating(&pol.Spec)
 		return c
-	}
-	c := &compiledMutating{resourceVersion: pol.ResourceVersion}
-	c.vars, c.conditions, c.mutations = CompileMutating(&pol.Spec)
-	p.compiled[pol.Name] = c
-	return c
+	})
 }
 
 // mutatingState is the plugin's part of the reinvocation context (upstream's policyReinvokeContext).
@@ -372,12 +331,4 @@ func refusal(a *admission.Attributes, failures []policyFailure) error {
 		return nil
 	}
 	return err
-}
-
-func (p *Mutating) ready(ctx context.Context, a *admission.Attributes) (bool, error) {
-	return waitReady(ctx, a, &p.started, p.synced, p.waitSync)
-}
-
-func (p *Mutating) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	return getNamespace(ctx, p.nsLister, p.client, name)
 }

@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -26,7 +23,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	admissionreglisters "k8s.io/client-go/listers/admissionregistration/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 
@@ -38,26 +34,16 @@ import (
 
 // Validating is the ValidatingAdmissionPolicy admission plugin. It does nothing until Start.
 type Validating struct {
-	authz    auth.Authorizer
-	started  atomic.Bool
-	synced   chan struct{}
-	waitSync time.Duration
-
-	client   kubernetes.Interface
+	plugin[*compiledPolicy]
 	policies admissionreglisters.ValidatingAdmissionPolicyLister
 	bindings admissionreglisters.ValidatingAdmissionPolicyBindingLister
-	nsLister corelisters.NamespaceLister
-	params   *Params
 	// annotate records an audit annotation (audit.AddAnnotation; replaced in tests).
 	annotate func(ctx context.Context, key, value string)
-
-	mu       sync.Mutex
-	compiled map[string]*compiledPolicy // policy name -> compiled at a resourceVersion
 }
 
 // NewValidating returns the plugin; authz is the server's authorizer chain (the CEL authorizer variable).
 func NewValidating(authz auth.Authorizer) *Validating {
-	return &Validating{authz: authz, synced: make(chan struct{}), waitSync: 10 * time.Second, annotate: audit.AddAnnotation, compiled: map[string]*compiledPolicy{}}
+	return &Validating{plugin: newPlugin[*compiledPolicy](authz), annotate: audit.AddAnnotation}
 }
 
 // Start runs the informers over policies, bindings and namespaces, and the status writer.
@@ -66,54 +52,26 @@ func (p *Validating) Start(ctx context.Context, client kubernetes.Interface, dyn
 }
 
 func (p *Validating) start(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, mapper meta.ResettableRESTMapper) {
-	p.client = client
 	f := informers.NewSharedInformerFactory(client, 0)
 	ar := f.Admissionregistration().V1()
 	p.policies, p.bindings = ar.ValidatingAdmissionPolicies().Lister(), ar.ValidatingAdmissionPolicyBindings().Lister()
-	p.nsLister = f.Core().V1().Namespaces().Lister()
-	p.params = NewParams(ctx, dyn, mapper)
 	st := newStatusWriter(client)
 	_, _ = ar.ValidatingAdmissionPolicies().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { st.enqueue(o) },
 		UpdateFunc: func(_, o any) { st.enqueue(o) },
-		DeleteFunc: func(o any) {
-			if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = d.Obj
-			}
-			if pol, ok := o.(*admissionregv1.ValidatingAdmissionPolicy); ok {
-				p.mu.Lock()
-				delete(p.compiled, pol.Name)
-				p.mu.Unlock()
-			}
-		},
 	})
 	go st.run(ctx)
-	f.Start(ctx.Done())
-	p.started.Store(true)
-	go func() {
-		if cache.WaitForCacheSync(ctx.Done(), ar.ValidatingAdmissionPolicies().Informer().HasSynced,
-			ar.ValidatingAdmissionPolicyBindings().Informer().HasSynced, f.Core().V1().Namespaces().Informer().HasSynced) {
-			close(p.synced)
-		}
-	}()
-}
-
-func (p *Validating) ready(ctx context.Context, a *admission.Attributes) (bool, error) {
-	return waitReady(ctx, a, &p.started, p.synced, p.waitSync)
-}
-
-func (p *Validating) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	return getNamespace(ctx, p.nsLister, p.client, name)
+	p.startCommon(ctx, client, dyn, mapper, f, ar.ValidatingAdmissionPolicies().Informer(),
+		ar.ValidatingAdmissionPolicies().Informer().HasSynced, ar.ValidatingAdmissionPolicyBindings().Informer().HasSynced)
 }
 
 // compiledPolicy is a policy's expressions, compiled once per resourceVersion.
 type compiledPolicy struct {
-	resourceVersion string
-	vars            *Variables
-	conditions      []*Expr
-	validations     []*Expr
-	messages        []*Expr // nil entries: no messageExpression
-	audits          []*Expr
+	vars        *Variables
+	conditions  []*Expr
+	validations []*Expr
+	messages    []*Expr // nil entries: no messageExpression
+	audits      []*Expr
 }
 
 // Compile compiles a policy's expressions (exported for registry validation).
@@ -135,15 +93,11 @@ func Compile(spec *admissionregv1.ValidatingAdmissionPolicySpec) (vars *Variable
 }
 
 func (p *Validating) compile(pol *admissionregv1.ValidatingAdmissionPolicy) *compiledPolicy {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.compiled[pol.Name]; c != nil && c.resourceVersion == pol.ResourceVersion {
+	return p.compiledFor(pol.Name, pol.ResourceVersion, func() *compiledPolicy {
+		c := &compiledPolicy{}
+		c.vars, c.conditions, c.validations, c.messages, c.audits = Compile(&pol.Spec)
 		return c
-	}
-	c := &compiledPolicy{resourceVersion: pol.ResourceVersion}
-	c.vars, c.conditions, c.validations, c.messages, c.audits = Compile(&pol.Spec)
-	p.compiled[pol.Name] = c
-	return c
+	})
 }
 
 // decision is the outcome of one validation (or a failed audit annotation) for one binding and param.
