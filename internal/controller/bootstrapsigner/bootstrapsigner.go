@@ -10,7 +10,6 @@ package bootstrapsigner
 
 import (
 	"context"
-	"log/slog"
 	"maps"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -27,6 +25,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	bootstraptoken "skiff/internal/auth/bootstrap"
+	"skiff/internal/controller/controllerutil"
 )
 
 const key = bootstraptoken.ClusterInfoNamespace + "/" + bootstraptoken.ClusterInfoConfigMap
@@ -55,8 +54,7 @@ func Start(ctx context.Context, client kubernetes.Interface) error {
 	secrets := secretFactory.Core().V1().Secrets()
 	c := &Controller{client: client, configMaps: cms.Lister().ConfigMaps(bootstraptoken.ClusterInfoNamespace),
 		secrets: secrets.Lister().Secrets(bootstraptoken.Namespace), now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "bootstrap_signer_queue"})}
+		queue: controllerutil.NewQueue("bootstrap_signer_queue")}
 	enqueue := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { c.queue.Add(key) },
 		UpdateFunc: func(any, any) { c.queue.Add(key) },
@@ -69,36 +67,9 @@ func Start(ctx context.Context, client kubernetes.Interface) error {
 	}
 	cmFactory.Start(ctx.Done())
 	secretFactory.Start(ctx.Done())
-	go func() {
-		defer utilruntime.HandleCrash()
-		defer c.queue.ShutDown()
-		if !cache.WaitForCacheSync(ctx.Done(), cms.Informer().HasSynced, secrets.Informer().HasSynced) {
-			return
-		}
-		go func() {
-			for c.next(ctx) {
-			}
-		}()
-		<-ctx.Done()
-	}()
+	controllerutil.Run(ctx, "bootstrap_signer", c.queue, 1, func(ctx context.Context, _ string) error { return c.sync(ctx) },
+		cms.Informer().HasSynced, secrets.Informer().HasSynced)
 	return nil
-}
-
-func (c *Controller) next(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx); err != nil {
-		if ctx.Err() == nil {
-			slog.Warn("bootstrap signer", "configmap", key, "err", err)
-		}
-		c.queue.AddRateLimited(k)
-		return true
-	}
-	c.queue.Forget(k)
-	return true
 }
 
 // sync brings cluster-info's signatures in line with the valid tokens.

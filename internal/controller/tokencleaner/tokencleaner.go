@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	bootstraptoken "skiff/internal/auth/bootstrap"
+	"skiff/internal/controller/controllerutil"
 )
 
 // Controller is the token cleaner.
@@ -43,8 +43,7 @@ func Start(ctx context.Context, client kubernetes.Interface) error {
 		}))
 	inf := factory.Core().V1().Secrets()
 	c := &Controller{client: client, secrets: inf.Lister().Secrets(bootstraptoken.Namespace), now: time.Now,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "token_cleaner"})}
+		queue: controllerutil.NewQueue("token_cleaner")}
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -56,34 +55,8 @@ func Start(ctx context.Context, client kubernetes.Interface) error {
 		return err
 	}
 	factory.Start(ctx.Done())
-	go func() {
-		defer utilruntime.HandleCrash()
-		defer c.queue.ShutDown()
-		if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-			return
-		}
-		go func() {
-			for c.next(ctx) {
-			}
-		}()
-		<-ctx.Done()
-	}()
+	controllerutil.Run(ctx, "token_cleaner", c.queue, 1, c.sync, inf.Informer().HasSynced)
 	return nil
-}
-
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		slog.Warn("token cleaner", "secret", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 // sync deletes the Secret if its token has expired, or asks to be called again when it will have.
