@@ -21,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -136,6 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	vap := policy.NewValidating(authz)
 	mapPlugin := policy.NewMutating(authz)
 	var pcLister admission.PriorityClassLister
+	var scLister admission.StorageClassLister
 	podSecurity, podLister, err := podSecurityAdmission(cfg, func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		return nsGetter(ctx, name)
 	})
@@ -159,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}, Retries: 10},
 			admission.Priority{List: func(ctx context.Context) ([]runtime.Object, error) { return pcLister(ctx) }},
 			admission.DefaultTolerationSeconds{NotReadySeconds: *cfg.DefaultNotReadyTolerationSeconds, UnreachableSeconds: *cfg.DefaultUnreachableTolerationSeconds},
+			admission.DefaultStorageClass{List: func(ctx context.Context) ([]runtime.Object, error) { return scLister(ctx) }},
 			admission.LimitRanger{List: func(ctx context.Context, ns string) ([]*corev1.LimitRange, error) { return lrLister(ctx, ns) }},
 			admission.NodeRestriction{
 				Pod:  func(ctx context.Context, ns, name string) (*corev1.Pod, error) { return saAuthn.Get.Pod(ctx, ns, name) },
@@ -199,6 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	nsGetter = api.NamespaceGetter()
 	pcLister = api.Lister(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
+	scLister = api.Lister(storagev1.SchemeGroupVersion.WithResource("storageclasses"))
 	*podLister = api.Lister(corev1.SchemeGroupVersion.WithResource("pods"))
 	lrLister, quotaLister, quotaUpdater = api.LimitRangeLister(), api.QuotaLister(), api.QuotaStatusUpdater()
 	spec, err := openapi.New(api.Scheme(), openapiResources(api.Served()), skiffversion.Kubernetes)
