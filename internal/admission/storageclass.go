@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -42,7 +43,7 @@ func (d DefaultStorageClass) Admit(ctx context.Context, a *Attributes) error {
 	}
 	objs, err := d.List(ctx)
 	if err != nil {
-		return err
+		return apierrors.NewForbidden(a.Resource.GroupResource(), a.Name, err)
 	}
 	if def := DefaultClass(objs); def != nil {
 		name := def.Name

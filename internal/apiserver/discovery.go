@@ -232,12 +232,12 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.ready:
 	default:
-		if r.URL.Path != "/livez" && r.URL.Path != "/healthz/ping" && r.URL.Path != "/livez/ping" {
+		if r.URL.Path != "/livez" && r.URL.Path != "/healthz/ping" && r.URL.Path != "/livez/ping" && r.URL.Path != "/readyz/ping" {
 			failed = "[-]informer-sync failed: watch caches not loaded yet\n"
 		}
 	}
 	bootstrap := ""
-	if strings.HasPrefix(r.URL.Path, "/readyz") {
+	if strings.HasPrefix(r.URL.Path, "/readyz") && r.URL.Path != "/readyz/ping" {
 		bootstrap = "[+]poststarthook/skiff-bootstrap ok\n"
 		select {
 		case <-s.bootstrapped:

@@ -80,7 +80,7 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, 
 			opts.Preconditions = &metav1.Preconditions{UID: &uid}
 		}
 	}
-	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts); err != nil {
+	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts, false); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

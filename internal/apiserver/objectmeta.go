@@ -78,9 +78,12 @@ func (s *Server) afterAdmitCreate(res *resource, obj runtime.Object, ns string, 
 	if err != nil {
 		return apierrors.NewBadRequest(err.Error())
 	}
-	if !res.Namespaced {
+	switch {
+	case !res.Namespaced:
 		acc.SetNamespace("")
-	} else if acc.GetNamespace() != ns {
+	case acc.GetNamespace() == "":
+		acc.SetNamespace(ns) // as upstream: an empty namespace is the request's
+	case acc.GetNamespace() != ns:
 		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
 	acc.SetUID(f.uid)

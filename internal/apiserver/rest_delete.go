@@ -68,7 +68,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		s.writeError(w, r, err)
 		return
 	}
-	obj, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts)
+	obj, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -84,7 +84,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 
 // deleteObject deletes, or when finalizers or a grace period hold the object back, marks it deleted. gone says
 // whether it left storage.
-func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+// admit runs the DELETE admission chain; evictions (admitted as CREATE pods/eviction, as upstream) and the
+// server's own deletes of its allocation records do not.
+func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name string, opts *metav1.DeleteOptions, admit bool) (runtime.Object, bool, error) {
 	dryRun := len(opts.DryRun) > 0
 	var dryResult runtime.Object
 	key := res.store.Key(ns, name)
@@ -105,11 +107,13 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, ns, name strin
 		attrs := &admission.Attributes{Operation: admission.Delete, Resource: res.GroupVersionResource, Kind: res.GVK(),
 			Namespace: ns, Name: name, OldObject: cur, User: auth.UserFrom(ctx), DryRun: dryRun}
 		// Both phases, as upstream: mutating webhooks and policies see deletes too (with no object to change).
-		if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
-			return nil, false, err
-		}
-		if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
-			return nil, false, err
+		if admit {
+			if err := s.cfg.Admission.Admit(ctx, attrs); err != nil {
+				return nil, false, err
+			}
+			if err := s.cfg.Admission.Validate(ctx, attrs); err != nil {
+				return nil, false, err
+			}
 		}
 		next := cur.DeepCopyObject()
 		nacc, _ := meta.Accessor(next)
@@ -245,7 +249,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri *Re
 	}
 	for _, it := range items {
 		acc, _ := meta.Accessor(it)
-		if _, _, err := s.deleteObject(r.Context(), res, acc.GetNamespace(), acc.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
+		if _, _, err := s.deleteObject(r.Context(), res, acc.GetNamespace(), acc.GetName(), opts, true); err != nil && !apierrors.IsNotFound(err) {
 			s.writeError(w, r, err)
 			return
 		}

@@ -125,7 +125,7 @@ func (a *serviceAllocator) releaseIP(ctx context.Context, svc *corev1.Service, i
 	if ref := cur.(*networkingv1.IPAddress).Spec.ParentRef; ref == nil || ref.Namespace != svc.Namespace || ref.Name != svc.Name {
 		return
 	}
-	_, _, _ = a.s.deleteObject(ctx, res, "", ip, &metav1.DeleteOptions{})
+	_, _, _ = a.s.deleteObject(ctx, res, "", ip, &metav1.DeleteOptions{}, false)
 }
 
 // allocateIP picks a free address: dynamic allocations come from above a small low block kept for requested
@@ -565,7 +565,7 @@ func (s *Server) RepairServiceAllocations(ctx context.Context) error {
 		}
 		key := "ip/" + ip.Name + "/" + string(ip.UID)
 		if a.suspects[key] {
-			_, _, _ = s.deleteObject(ctx, ipRes, "", ip.Name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &ip.UID}})
+			_, _, _ = s.deleteObject(ctx, ipRes, "", ip.Name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &ip.UID}}, false)
 		} else {
 			suspects[key] = true
 		}

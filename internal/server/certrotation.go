@@ -42,13 +42,26 @@ func newMemoryCert(ca *pki.CA, leaf pki.Leaf) (*memoryCert, error) {
 	return m, nil
 }
 
-// current returns the certificate, renewing it when due.
+// current returns the certificate, renewing it when due, except for client certificates whose connections
+// are rotated (onRenew set): a renewal during a handshake would close that very connection, so those are
+// renewed only by keepRenewed, as client-go does.
 func (m *memoryCert) current() (*tls.Certificate, error) {
 	m.mu.Lock()
-	if m.cert != nil && m.now().Before(m.renewAt) {
+	if m.cert != nil && (m.onRenew != nil || m.now().Before(m.renewAt)) {
 		defer m.mu.Unlock()
 		return m.cert, nil
 	}
+	return m.renewLocked()
+}
+
+// renew issues a new certificate now.
+func (m *memoryCert) renew() (*tls.Certificate, error) {
+	m.mu.Lock()
+	return m.renewLocked()
+}
+
+// renewLocked issues a new certificate; it is called with m.mu held and releases it.
+func (m *memoryCert) renewLocked() (*tls.Certificate, error) {
 	certPEM, keyPEM, err := m.ca.Issue(m.leaf)
 	if err != nil {
 		m.mu.Unlock()
@@ -81,8 +94,8 @@ func (m *memoryCert) renewAtTime() time.Time {
 	return m.renewAt
 }
 
-// keepRenewed renews the certificate when due until ctx ends, so that onRenew (closing the connections made
-// with the old one) runs even while no new connection asks for it.
+// keepRenewed renews a client certificate when due until ctx ends, then runs onRenew (closing the
+// connections made with the old one).
 func (m *memoryCert) keepRenewed(ctx context.Context) {
 	for {
 		wait := time.Until(m.renewAtTime())
@@ -94,7 +107,10 @@ func (m *memoryCert) keepRenewed(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
-		if _, err := m.current(); err != nil {
+		if m.now().Before(m.renewAtTime()) {
+			continue
+		}
+		if _, err := m.renew(); err != nil {
 			slog.Error("renewing an in-memory certificate", "subject", m.leaf.CommonName, "err", err)
 		}
 	}

@@ -75,6 +75,13 @@ func (p *Plugin) dispatchInto(ctx context.Context, h *hook, a *admission.Attribu
 	if !resp.Allowed {
 		return denied(h.Name, resp.Result)
 	}
+	if h.mutating && len(resp.Patch) > 0 && a.Object == nil {
+		// Nothing to patch (a delete, or CONNECT without an options object): a non-empty patch is refused, as
+		// upstream.
+		if ops, err := jsonpatch.DecodePatch(resp.Patch); err != nil || len(ops) > 0 {
+			return apierrors.NewInternalError(fmt.Errorf("admission webhook %q attempted to modify the object, which is not supported for this operation", h.Name))
+		}
+	}
 	if h.mutating && len(resp.Patch) > 0 && a.Object != nil {
 		if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
 			err := &callError{h.Name, fmt.Errorf("received invalid webhook response: unsupported patch type %v", resp.PatchType)}

@@ -61,6 +61,13 @@ func TestDispatch(t *testing.T) {
 	if a.Object.(*corev1.Pod).Labels["added"] != "yes" || len(warnings) != 1 || warnings[0] != "careful" {
 		t.Errorf("labels %v warnings %v", a.Object.(*corev1.Pod).Labels, warnings)
 	}
+	// A patch for a delete (no object to change) is refused, as upstream.
+	del := podAttrs(admission.Delete, "")
+	del.OldObject, del.Object = del.Object, nil
+	if _, err := p.dispatch(ctx, mk("/mutate", true, admissionregv1.Fail), del); !apierrors.IsInternalError(err) ||
+		!strings.Contains(err.Error(), "attempted to modify the object, which is not supported for this operation") {
+		t.Errorf("patch on delete: %v", err)
+	}
 	_, err := p.dispatch(ctx, mk("/deny", false, admissionregv1.Fail), a)
 	if st, ok := err.(*apierrors.StatusError); !ok || st.ErrStatus.Code != 403 || st.ErrStatus.Message != `admission webhook "w.example.com" denied the request: no way` {
 		t.Errorf("denial: %v", err)

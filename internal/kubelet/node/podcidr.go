@@ -53,6 +53,9 @@ func (a *Agent) WaitPodCIDR(ctx context.Context, logEvery time.Duration) (netip.
 		return ok && e.Type != watch.Deleted && n.Spec.PodCIDR != "", nil
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return netip.Prefix{}, ctx.Err()
+		}
 		return netip.Prefix{}, err
 	}
 	n := ev.Object.(*corev1.Node)
