@@ -146,13 +146,23 @@ rules:
 		}
 		return nil
 	})
-	eventually(t, 30*time.Second, func() error {
-		out, errOut, err := c.Kubectl(ctx, "", "logs", "joined")
-		if err != nil || !strings.Contains(out, "hello-from-join-1") {
-			return fmt.Errorf("logs: %v %s %s", err, out, errOut)
-		}
-		return nil
-	})
+	logsWork := func() {
+		eventually(t, 30*time.Second, func() error {
+			out, errOut, err := c.Kubectl(ctx, "", "logs", "joined")
+			if err != nil || !strings.Contains(out, "hello-from-join-1") {
+				return fmt.Errorf("logs: %v %s %s", err, out, errOut)
+			}
+			return nil
+		})
+	}
+	logsWork()
+
+	// A restart needs no token: the node's credentials on disk are still valid, and no new CSR is made.
+	a.Restart(t, "--eviction-hard=memory.available<100Mi")
+	if strings.Contains(a.Logs(), "requested a node certificate") || !strings.Contains(a.Logs(), "using the node's existing credentials") {
+		t.Fatalf("restarted agent did not reuse its credentials:\n%s", a.Logs())
+	}
+	logsWork()
 }
 
 // runSkiff runs a skiff subcommand.

@@ -19,6 +19,7 @@ type Agent struct {
 	DataDir     string
 	NodeName    string
 	KubeletPort int
+	bin         string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -52,7 +53,7 @@ func StartAgent(t testing.TB, c *Cluster, nodeName string, images []string, args
 			t.Fatal(err)
 		}
 	}
-	a := &Agent{DataDir: dir, NodeName: nodeName, KubeletPort: FreePort(t), logs: &bytes.Buffer{}, done: make(chan struct{})}
+	a := &Agent{DataDir: dir, NodeName: nodeName, KubeletPort: FreePort(t), logs: &bytes.Buffer{}}
 	t.Cleanup(func() {
 		c.removeAllPods(dir)
 		a.Stop()
@@ -68,19 +69,39 @@ func StartAgent(t testing.TB, c *Cluster, nodeName string, images []string, args
 		}
 		os.RemoveAll(dir)
 	})
-	all := append([]string{"agent", "--data-dir", dir, "--node-name", nodeName, "--node-ip", "127.0.0.1",
+	a.bin = c.Bin
+	a.start(t, args)
+	return a
+}
+
+// Restart stops the agent and starts it again on the same data dir and port with args (e.g. without the
+// token: a joined node reuses its credentials).
+func (a *Agent) Restart(t testing.TB, args ...string) {
+	t.Helper()
+	a.Stop()
+	a.start(t, args)
+}
+
+func (a *Agent) start(t testing.TB, args []string) {
+	t.Helper()
+	all := append([]string{"agent", "--data-dir", a.DataDir, "--node-name", a.NodeName, "--node-ip", "127.0.0.1",
 		"--kubelet-port", strconv.Itoa(a.KubeletPort)}, args...)
-	a.cmd = exec.Command(c.Bin, all...)
-	a.cmd.Stdout, a.cmd.Stderr = syncWriter{&a.mu, a.logs}, syncWriter{&a.mu, a.logs}
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := a.cmd.Start(); err != nil {
+	cmd := exec.Command(a.bin, all...)
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = syncWriter{&a.mu, logs}, syncWriter{&a.mu, logs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = a.cmd.Wait(); close(a.done) }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	a.mu.Lock()
+	a.cmd, a.logs, a.done = cmd, logs, done
+	a.mu.Unlock()
 	deadline := time.Now().Add(90 * time.Second)
 	for !strings.Contains(a.Logs(), "skiff agent is ready") {
 		select {
-		case <-a.done:
+		case <-done:
 			t.Fatalf("skiff agent exited:\n%s", a.Logs())
 		default:
 		}
@@ -89,7 +110,6 @@ func StartAgent(t testing.TB, c *Cluster, nodeName string, images []string, args
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return a
 }
 
 // Logs returns what the agent printed.
@@ -101,20 +121,23 @@ func (a *Agent) Logs() string {
 
 // Stop sends SIGTERM to the agent's PID and waits for it to exit (SIGKILL after 20 s).
 func (a *Agent) Stop() {
-	if a.cmd == nil || a.cmd.Process == nil {
+	a.mu.Lock()
+	cmd, done := a.cmd, a.done
+	a.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
 	select {
-	case <-a.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-a.done:
+	case <-done:
 	case <-time.After(20 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.done
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 
