@@ -99,7 +99,7 @@ func tokenCommand() *cobra.Command {
 	create.Flags().StringVar(&opts.Description, "description", "", "a human friendly description of how this token is used")
 	create.Flags().StringSliceVar(&opts.Usages, "usages", join.DefaultUsages, "how the token may be used: signing (cluster-info discovery), authentication (TLS bootstrap)")
 	create.Flags().StringSliceVar(&opts.Groups, "groups", []string{join.DefaultGroup}, "extra groups the token authenticates as (system:bootstrappers:...)")
-	create.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole `skiff agent` command that joins a node with this token")
+	create.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole skiff agent command (--server, --token, --discovery-token-ca-cert-hash) that joins a node with this token")
 
 	list := &cobra.Command{
 		Use:   "list",
