@@ -157,7 +157,14 @@ rules:
 	}
 	logsWork()
 
-	// A restart needs no token: the node's credentials on disk are still valid, and no new CSR is made.
+	// A restart needs no token (it is even deleted): the node's credentials on disk are still valid, and no new
+	// CSR is made.
+	if out, errOut, err := runSkiff(ctx, c, "token", "delete", "--kubeconfig", c.Kubeconfig, tokenID); err != nil || !strings.Contains(out, "deleted") {
+		t.Fatalf("token delete: %v %s %s", err, out, errOut)
+	}
+	if list, _, _ := runSkiff(ctx, c, "token", "list", "--kubeconfig", c.Kubeconfig); strings.Contains(list, token) {
+		t.Fatalf("deleted token still listed:\n%s", list)
+	}
 	a.Restart(t, "--eviction-hard=memory.available<100Mi")
 	if strings.Contains(a.Logs(), "requested a node certificate") || !strings.Contains(a.Logs(), "using the node's existing credentials") {
 		t.Fatalf("restarted agent did not reuse its credentials:\n%s", a.Logs())
