@@ -1,6 +1,7 @@
 package certificates
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 func TestServingApproval(t *testing.T) {
@@ -56,6 +58,41 @@ func TestServingApproval(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, why := servingApproval(tc.csr, tc.req, tc.node); got != tc.want {
 				t.Errorf("approved=%v (%s), want %v", got, why, tc.want)
+			}
+		})
+	}
+}
+
+// TestServingDecisions: the approver applies the rule with the requester's Node: approved, retried while the
+// Node does not exist, left pending (no error, no retry) when refused.
+func TestServingDecisions(t *testing.T) {
+	serving := certificatesv1.KubeletServingSignerName
+	n1 := &corev1.Node{Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.5"}}}}
+	own := reqOpts{cn: "system:node:n1", org: []string{"system:nodes"}, dns: []string{"n1"}, ips: []net.IP{net.ParseIP("10.0.0.5")}}
+	foreign := reqOpts{cn: "system:node:n1", org: []string{"system:nodes"}, dns: []string{"n1"}, ips: []net.IP{net.ParseIP("10.0.0.9")}}
+	for _, tc := range []struct {
+		name      string
+		csr       *certificatesv1.CertificateSigningRequest
+		node      *corev1.Node
+		want      string
+		wantRetry bool
+	}{
+		{"approved", csrFor(t, serving, "system:node:n1", own, servingUsages), n1, servingApprovalMessage, false},
+		{"node not registered", csrFor(t, serving, "system:node:n1", own, servingUsages), nil, "", true},
+		{"refused", csrFor(t, serving, "system:node:n1", foreign, servingUsages), n1, "", false},
+		{"not a node", csrFor(t, serving, "alice", own, servingUsages), n1, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.csr.Spec.Groups = []string{"system:nodes", "system:authenticated"}
+			a := &Approver{Node: func(_ context.Context, name string) (*corev1.Node, error) {
+				if name != "n1" || tc.node == nil {
+					return nil, apierrors.NewNotFound(corev1.Resource("nodes"), name)
+				}
+				return tc.node, nil
+			}}
+			msg, _, err := a.decide(context.Background(), tc.csr)
+			if msg != tc.want || (err != nil) != tc.wantRetry {
+				t.Fatalf("message %q err %v, want %q retry=%v", msg, err, tc.want, tc.wantRetry)
 			}
 		})
 	}
