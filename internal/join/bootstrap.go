@@ -164,7 +164,8 @@ func rotatingConfig(m *certManager, server string, caPEM []byte) (*rest.Config, 
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return m.getCertificate() }}
 	tr := utilnet.SetTransportDefaults(&http.Transport{DialContext: dialer.DialContext, TLSClientConfig: tlsCfg,
 		MaxIdleConnsPerHost: 25, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second})
-	return &rest.Config{Host: server, Transport: tr, UserAgent: "skiff-agent", QPS: 50, Burst: 100}, nil
+	// The same rate limit as the node agent inside skiff server.
+	return &rest.Config{Host: server, Transport: tr, UserAgent: "skiff-kubelet", QPS: 200, Burst: 400}, nil
 }
 
 // writeKubeconfig writes the node's kubeconfig: the server, its CA and the current client certificate file
