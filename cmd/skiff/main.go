@@ -24,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), kubectlCommand(), versionCommand(), imagesCommand())
+	root.AddCommand(serverCommand(), agentCommand(), tokenCommand(), kubectlCommand(), versionCommand(), imagesCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

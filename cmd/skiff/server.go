@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"skiff/internal/kubelet/node"
 	"skiff/internal/server"
 )
 
@@ -78,12 +77,6 @@ func serverCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run the node agent (containerd and pods) in this process")
 	f.BoolVar(&cfg.DisableProxy, "disable-proxy", false, "do not run the service proxy (nftables table ip skiff-proxy) with the node agent")
 	f.BoolVar(&cfg.DisableNetworkPolicy, "disable-network-policy", false, "do not enforce NetworkPolicies (nftables table inet skiff-policy) with the node agent")
-	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
-	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's IP (default: the first non-loopback IPv4 address)")
-	f.StringToStringVar(&cfg.NodeLabels, "node-labels", nil, "labels to add to the node (k=v,...)")
-	f.StringSliceVar(&cfg.NodeTaints, "register-with-taints", nil, "taints to register the node with (key=value:Effect,...)")
-	f.IntVar(&cfg.MaxPods, "max-pods", 110, "how many pods this node runs at most")
-	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI runtime (unix:///path.sock) instead of the containerd skiff starts")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "the range Service ClusterIPs are allocated from (the first address is the kubernetes Service's)")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "the range NodePorts are allocated from")
 	f.StringVar(&cfg.TLSMinVersion, "tls-min-version", "VersionTLS12", "lowest TLS version the API server accepts: VersionTLS12 or VersionTLS13")
@@ -91,11 +84,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the pod network: the controller manager gives every node a subnet of it (spec.podCIDR) (\"\": nodes need --pod-cidr)")
 	f.StringVar(&cfg.PodNetworkBackend, "pod-network-backend", "vxlan", "how pods reach other nodes' pod subnets: vxlan (an overlay; nodes need only IP reachability, UDP 8472), host-gw (routes via the node addresses; nodes on one L2 segment) or none")
 	f.IntVar(&cfg.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet cut from --cluster-cidr")
-	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "this node's pod subnet, set at registration instead of allocated from --cluster-cidr")
-	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the node agent's HTTPS server (logs, exec, attach, port-forward)")
-	f.StringToStringVar(&cfg.KubeReserved, "kube-reserved", nil, "resources held back from allocatable for Kubernetes daemons (cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000)")
-	f.StringToStringVar(&cfg.SystemReserved, "system-reserved", nil, "resources held back from allocatable for the OS (same form as --kube-reserved)")
-	f.StringVar(&cfg.EvictionHard, "eviction-hard", node.DefaultEvictionHard, "hard eviction thresholds (signal<quantity or signal<percent%,...) that set the node's MemoryPressure, DiskPressure and PIDPressure")
+	addNodeAgentFlags(f, &cfg.NodeAgentConfig)
 	addAuthenticationFlags(f, &cfg.Authentication)
 	f.StringSliceVar(&cfg.ServiceAccountIssuers, "service-account-issuer", nil, "issuer (\"iss\") of service account tokens; repeat to also accept older issuers, the first signs (default https://kubernetes.default.svc.<cluster-domain>)")
 	f.StringSliceVar(&cfg.APIAudiences, "api-audiences", nil, "audiences of the API: service account tokens must name one (default: the service account issuers)")

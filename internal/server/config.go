@@ -1,10 +1,15 @@
 package server
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"skiff/internal/kubelet"
+	"skiff/internal/kubelet/node"
+	skiffversion "skiff/internal/version"
 )
 
 // Config is everything `skiff server` can be told.
@@ -76,15 +81,6 @@ type Config struct {
 	DNSListenExplicit     bool
 	DNSUpstreamResolvConf string
 
-	// Agent settings (the node agent runs unless DisableAgent).
-	NodeName        string
-	NodeIP          string
-	NodeLabels      map[string]string
-	NodeTaints      []string
-	MaxPods         int
-	RuntimeEndpoint string
-	// PodCIDR, when set, is this node's pod subnet instead of one allocated from ClusterCIDR.
-	PodCIDR string
 	// DisableProxy turns off the service proxy (the skiff-proxy nftables table) that runs with the agent.
 	DisableProxy bool
 	// ClusterCIDR is the pod network, cut into /NodeCIDRMaskSize node subnets by the controller manager.
@@ -101,13 +97,9 @@ type Config struct {
 	// ServiceCIDR is the Service ClusterIP range; NodePortRange is "min-max".
 	ServiceCIDR   string
 	NodePortRange string
-	KubeletPort   int
-	// KubeReserved and SystemReserved are held back from allocatable (cpu, memory, ephemeral-storage, pid).
-	KubeReserved   map[string]string
-	SystemReserved map[string]string
-	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
-	// conditions.
-	EvictionHard string
+
+	// Agent settings (the node agent runs unless DisableAgent); `skiff agent` takes the same.
+	NodeAgentConfig
 
 	// Authentication: OIDC, static token file, bootstrap tokens and anonymous requests (see authn.go).
 	Authentication AuthenticationConfig
@@ -125,6 +117,50 @@ type Config struct {
 	ServiceAccountMaxTokenExpiration    time.Duration
 	ServiceAccountJWKSURI               string
 	ServiceAccountExtendTokenExpiration *bool
+}
+
+// NodeAgentConfig are the node agent's settings, shared by `skiff server` (its own node) and `skiff agent`
+// (a joined node).
+type NodeAgentConfig struct {
+	NodeName        string
+	NodeIP          string
+	NodeLabels      map[string]string
+	NodeTaints      []string
+	MaxPods         int
+	RuntimeEndpoint string
+	// PodCIDR, when set, is this node's pod subnet instead of one allocated from ClusterCIDR.
+	PodCIDR     string
+	KubeletPort int
+	// KubeReserved and SystemReserved are held back from allocatable (cpu, memory, ephemeral-storage, pid).
+	KubeReserved   map[string]string
+	SystemReserved map[string]string
+	// EvictionHard are the hard eviction thresholds (upstream syntax), which decide the node's pressure
+	// conditions.
+	EvictionHard string
+}
+
+// Kubelet returns the node agent configuration these settings describe (taints, reserved resources and
+// eviction thresholds parsed; NodeName defaults to the host name). The caller adds the client-side parts.
+func (n NodeAgentConfig) Kubelet(dataDir string) (kubelet.Config, error) {
+	taints, err := parseTaints(n.NodeTaints)
+	if err != nil {
+		return kubelet.Config{}, err
+	}
+	reserved, err := parseReserved(n.KubeReserved, n.SystemReserved)
+	if err != nil {
+		return kubelet.Config{}, err
+	}
+	eviction, err := node.ParseEvictionHard(n.EvictionHard)
+	if err != nil {
+		return kubelet.Config{}, fmt.Errorf("--eviction-hard: %w", err)
+	}
+	name := n.NodeName
+	if name == "" {
+		name = hostname()
+	}
+	return kubelet.Config{DataDir: dataDir, NodeName: name, NodeIP: n.NodeIP, Labels: n.NodeLabels, Taints: taints,
+		MaxPods: n.MaxPods, RuntimeEndpoint: n.RuntimeEndpoint, PodCIDR: n.PodCIDR, KubeletVersion: skiffversion.Kubernetes,
+		Port: n.KubeletPort, Reserved: reserved, EvictionHard: eviction}, nil
 }
 
 // Defaults fills unset fields.

@@ -44,7 +44,6 @@ import (
 	"skiff/internal/controller/namespace"
 	clusterdns "skiff/internal/dns"
 	"skiff/internal/kubelet"
-	"skiff/internal/kubelet/node"
 	kubeletserver "skiff/internal/kubelet/server"
 	"skiff/internal/pki"
 	"skiff/internal/proxy"
@@ -357,17 +356,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	if !cfg.DisableAgent {
-		taints, err := parseTaints(cfg.NodeTaints)
+		kcfg, err := cfg.NodeAgentConfig.Kubelet(cfg.DataDir)
 		if err != nil {
 			return err
-		}
-		reserved, err := parseReserved(cfg.KubeReserved, cfg.SystemReserved)
-		if err != nil {
-			return err
-		}
-		eviction, err := node.ParseEvictionHard(cfg.EvictionHard)
-		if err != nil {
-			return fmt.Errorf("--eviction-hard: %w", err)
 		}
 		dnsEndpointsCfg, err := ids.config("system:skiff:dns-endpoints", nil, "skiff-dns-endpoints", 20)
 		if err != nil {
@@ -377,10 +368,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		hostName := cfg.NodeName
-		if hostName == "" {
-			hostName = hostname()
-		}
+		hostName := kcfg.NodeName
 		agentCfg, err := nodeClientConfig(runCtx, loopback.Host, ca, hostName)
 		if err != nil {
 			return err
@@ -400,11 +388,9 @@ func Run(ctx context.Context, cfg Config) error {
 		kubeletTLS.ClientAuth, kubeletTLS.ClientCAs = tls.RequireAndVerifyClientCert, caPool
 		var podsDNSAddr string // set by the agent's OnPodCIDR hook before it reports ready
 		agentReady := make(chan error, 1)
-		go kubelet.Run(runCtx, agentClient, kubelet.Config{DataDir: cfg.DataDir, NodeName: hostName, NodeIP: cfg.NodeIP,
-			Labels: cfg.NodeLabels, Taints: taints, MaxPods: cfg.MaxPods, RuntimeEndpoint: cfg.RuntimeEndpoint, PodCIDR: podNet.staticString(),
-			ClusterCIDR: podNet.cluster, OnPodCIDR: onPodCIDR(cfg, dnsEndpointsClient, dnsSrv, hostName, &podsDNSAddr),
-			KubeletVersion: skiffversion.Kubernetes, Port: cfg.KubeletPort, ServerTLS: kubeletTLS,
-			Reserved: reserved, EvictionHard: eviction, ClusterDomain: cfg.ClusterDomain}, agentReady)
+		kcfg.PodCIDR, kcfg.ClusterCIDR, kcfg.ServerTLS, kcfg.ClusterDomain = podNet.staticString(), podNet.cluster, kubeletTLS, cfg.ClusterDomain
+		kcfg.OnPodCIDR = onPodCIDR(cfg, dnsEndpointsClient, dnsSrv, hostName, &podsDNSAddr)
+		go kubelet.Run(runCtx, agentClient, kcfg, agentReady)
 		select {
 		case err := <-agentReady:
 			if err != nil {

@@ -27,7 +27,9 @@ func controllerRoles() []controllerRole {
 		{"certificate-controller", rules(
 			verbs("delete", "get", "list", "watch").on("certificates.k8s.io").res("certificatesigningrequests"),
 			verbs("update").on("certificates.k8s.io").res("certificatesigningrequests/approval", "certificatesigningrequests/status"),
-			verbs("approve").on("certificates.k8s.io").res("signers").names("kubernetes.io/kube-apiserver-client-kubelet"),
+			// kubelet-serving and get nodes: skiff's serving certificate approval rule (not upstream's).
+			verbs("approve").on("certificates.k8s.io").res("signers").names("kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving"),
+			verbs("get").on("").res("nodes"),
 			verbs("sign").on("certificates.k8s.io").res("signers").names("kubernetes.io/kube-apiserver-client",
 				"kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"),
 			verbs("create").on("authorization.k8s.io").res("subjectaccessreviews"),

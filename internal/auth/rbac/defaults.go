@@ -323,6 +323,11 @@ func DefaultRoles() []rbacv1.Role {
 			configmaps("get", "list", "watch"),
 			configmaps("update").names("cluster-info"),
 			eventsRW)),
+		// kubeadm's: joining nodes read cluster-info anonymously (internal/join: the token secret is never sent to
+		// a server not yet trusted, so discovery cannot authenticate). It holds only the CA, the server URL and
+		// the tokens' HMAC signatures.
+		role(metav1.NamespacePublic, "kubeadm:bootstrap-signer-clusterinfo", rules(
+			configmaps("get").names("cluster-info"))),
 		role(metav1.NamespaceSystem, "system:skiff:dns-endpoints", rules(
 			verbs("get", "list", "watch", "create").on("").res("services"),
 			verbs("get", "list", "watch", "create", "update").on("discovery.k8s.io").res("endpointslices"))),
@@ -348,6 +353,7 @@ func DefaultRoleBindings() []rbacv1.RoleBinding {
 		roleBinding(metav1.NamespaceSystem, "system:controller:token-cleaner", sa("token-cleaner")),
 		roleBinding(metav1.NamespacePublic, "system:controller:bootstrap-signer", sa("bootstrap-signer")),
 		roleBinding(metav1.NamespaceSystem, "system:skiff:dns-endpoints", subject("User", "system:skiff:dns-endpoints")),
+		roleBinding(metav1.NamespacePublic, "kubeadm:bootstrap-signer-clusterinfo", subject("User", "system:anonymous")),
 	}
 }
 

@@ -290,6 +290,7 @@ func TestNamespacedDefaults(t *testing.T) {
 		return out
 	}
 	wantRoles := []string{
+		"kube-public/kubeadm:bootstrap-signer-clusterinfo",
 		"kube-public/system:controller:bootstrap-signer",
 		"kube-system/extension-apiserver-authentication-reader",
 		"kube-system/system::leader-locking-kube-controller-manager",
@@ -300,6 +301,7 @@ func TestNamespacedDefaults(t *testing.T) {
 		"kube-system/system:skiff:dns-endpoints",
 	}
 	wantBindings := []string{
+		"kube-public/kubeadm:bootstrap-signer-clusterinfo->kubeadm:bootstrap-signer-clusterinfo",
 		"kube-public/system:controller:bootstrap-signer->system:controller:bootstrap-signer",
 		"kube-system/system::extension-apiserver-authentication-reader->extension-apiserver-authentication-reader",
 		"kube-system/system::leader-locking-kube-controller-manager->system::leader-locking-kube-controller-manager",

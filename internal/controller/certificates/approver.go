@@ -3,7 +3,9 @@ package certificates
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -16,11 +18,14 @@ import (
 // Approver auto-approves node client certificate requests (upstream's csrapproving): a
 // kubernetes.io/kube-apiserver-client-kubelet request shaped as a node client certificate is approved when
 // its requester may create certificatesigningrequests/selfnodeclient (a node renewing its own certificate) or
-// certificatesigningrequests/nodeclient (e.g. a bootstrap token). Nothing else is approved or denied.
+// certificatesigningrequests/nodeclient (e.g. a bootstrap token). kubernetes.io/kubelet-serving requests are
+// approved by skiff's own rule (servingapproval.go). Nothing else is approved or denied.
 type Approver struct {
 	Client kubernetes.Interface
 	// Allowed answers whether the request's requester may do attrs; nil asks the API (SubjectAccessReview).
 	Allowed func(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, attrs authorizationv1.ResourceAttributes) (bool, error)
+	// Node returns a Node by name; nil reads it from the API.
+	Node func(ctx context.Context, name string) (*corev1.Node, error)
 }
 
 // StartApprover runs the approving controller until ctx ends.
@@ -60,6 +65,15 @@ func (a *Approver) decide(ctx context.Context, csr *certificatesv1.CertificateSi
 	req, err := parseRequest(csr.Spec.Request)
 	if err != nil {
 		return "", nil, fmt.Errorf("unable to parse csr %q: %w", csr.Name, err)
+	}
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		msg, err := a.decideServing(ctx, csr, req)
+		if err != nil && !errors.Is(err, errNodeNotRegistered) {
+			// Refused by the rule: left pending for an administrator, not retried.
+			slog.Info("kubelet serving certificate request left for an administrator", "err", err)
+			return "", nil, nil
+		}
+		return msg, nil, err
 	}
 	for _, r := range recognizers {
 		if !r.recognize(csr, req) {

@@ -99,8 +99,8 @@ func kernelVersion() string {
 	return string(b)
 }
 
-// defaultIP is the first non-loopback IPv4 address, else 127.0.0.1.
-func defaultIP() string {
+// DefaultIP is the first non-loopback IPv4 address, else 127.0.0.1.
+func DefaultIP() string {
 	addrs, _ := net.InterfaceAddrs()
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {

@@ -57,7 +57,7 @@ func (c *Config) defaults() {
 		c.Name, _ = os.Hostname()
 	}
 	if c.IP == "" {
-		c.IP = defaultIP()
+		c.IP = DefaultIP()
 	}
 	if c.MaxPods == 0 {
 		c.MaxPods = 110

@@ -141,7 +141,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(func() {
 		if opts.Agent {
-			c.removeAllPods()
+			c.removeAllPods(c.DataDir)
 		}
 		c.Stop()
 		if opts.Agent {
@@ -333,7 +333,8 @@ func (c *Cluster) EtcdEndpoint() string {
 
 // removeAllPods deletes every pod and waits (up to 60 s) until the agent has torn them down and removed them,
 // so no container, netns or mount outlives the test.
-func (c *Cluster) removeAllPods() {
+// dataDir is the node agent's (its containerd socket is under it).
+func (c *Cluster) removeAllPods(dataDir string) {
 	if c.Client == nil {
 		return
 	}
@@ -384,7 +385,7 @@ func (c *Cluster) removeAllPods() {
 	}
 	// Finished pods leave the API at once, before their sandboxes are torn down: wait for the runtime too,
 	// or the server stops mid-teardown and a network namespace is left behind.
-	rs, err := remote.NewRemoteRuntimeService(ctx, "unix://"+filepath.Join(c.DataDir, "agent", "containerd", "containerd.sock"), 5*time.Second, nil, false)
+	rs, err := remote.NewRemoteRuntimeService(ctx, "unix://"+filepath.Join(dataDir, "agent", "containerd", "containerd.sock"), 5*time.Second, nil, false)
 	if err != nil {
 		return
 	}
