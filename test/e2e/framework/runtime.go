@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,5 +188,22 @@ func killShims(socket string) {
 			}
 		}
 		_ = syscall.Kill(shim, syscall.SIGKILL)
+	}
+	// A server or agent killed after its stop timeout leaves its containerd (its child, with a config under
+	// the test's own data dir) running: stop that one too.
+	config := filepath.Join(filepath.Dir(socket), "config.toml")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")
+		if len(args) > 0 && filepath.Base(args[0]) == "containerd" && slices.Contains(args, config) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
