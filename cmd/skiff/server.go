@@ -67,6 +67,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate the CertificateSigningRequest signer signs kubernetes.io signers' certificates with (default: the cluster CA); with --cluster-signing-key-file; reread when it changes")
 	f.StringVar(&cfg.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file")
 	f.DurationVar(&cfg.ClusterSigningDuration, "cluster-signing-duration", 8760*time.Hour, "longest duration of certificates signed for CertificateSigningRequests (spec.expirationSeconds may ask for less)")
+	f.BoolVar(&cfg.AutoApproveKubeletServing, "auto-approve-kubelet-serving", false, "approve joined nodes' kubelet-serving CSRs whose names and addresses are the node's (the addresses are what the node reports: use only with trusted nodes; off: approve with kubectl certificate approve, as upstream)")
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node's heartbeat Lease may go unrenewed before the node is marked Unknown")
 	f.Int64Var(&notReadySeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
 	f.Int64Var(&unreachableSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")

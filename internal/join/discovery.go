@@ -67,7 +67,7 @@ func parseCerts(pemBytes []byte) ([]*x509.Certificate, error) {
 // --discovery-token-ca-cert-hash; a malformed pin is an error).
 func checkCAHashes(caPEM []byte, pins []string) error {
 	for _, p := range pins {
-		hexPart, ok := strings.CutPrefix(p, "sha256:")
+		hexPart, ok := strings.CutPrefix(strings.ToLower(p), "sha256:")
 		if b, err := hex.DecodeString(hexPart); !ok || err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("invalid --discovery-token-ca-cert-hash %q: want sha256:<64 hex digits>", p)
 		}
@@ -171,7 +171,8 @@ func (d Discovery) verify(data map[string]string) (*Cluster, error) {
 	if cluster == nil || len(cluster.CAPEM) == 0 {
 		return nil, fmt.Errorf("%w: the cluster-info kubeconfig names no cluster with a CA", ErrDiscovery)
 	}
-	if !d.UnsafeSkipCAVerification {
+	// Pins given are always checked, even with the unsafe skip (as kubeadm): the skip only allows none.
+	if !d.UnsafeSkipCAVerification || len(d.CACertHashes) > 0 {
 		if err := checkCAHashes(cluster.CAPEM, d.CACertHashes); err != nil {
 			return nil, err
 		}

@@ -64,6 +64,8 @@ type Config struct {
 	// lifetime.
 	ClusterSigningCertFile, ClusterSigningKeyFile string
 	ClusterSigningDuration                        time.Duration
+	// AutoApproveKubeletServing turns on skiff's approval rule for nodes' kubelet-serving CSRs.
+	AutoApproveKubeletServing bool
 	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are the tolerationSeconds the
 	// DefaultTolerationSeconds admission plugin gives pods for the not-ready and unreachable NoExecute taints
 	// (nil: upstream's 300).

@@ -315,7 +315,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := manager.Run(runCtx, manager.Config{RestConfig: kcmCfg, ControllerConfig: controllerCfg, Resources: registry.All, Identity: identity,
 			Options: manager.Options{NodeMonitorGracePeriod: cfg.NodeMonitorGracePeriod, Disabled: cfg.DisableControllers,
 				ClusterCIDR: podNet.cluster, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize, LegacyTokens: saIssuer.IssueLegacy,
-				SigningCA: signingCA, SigningDuration: cfg.ClusterSigningDuration, RootCA: ca.CertPEM}}); err != nil {
+				SigningCA: signingCA, SigningDuration: cfg.ClusterSigningDuration, RootCA: ca.CertPEM,
+				ApproveKubeletServing: cfg.AutoApproveKubeletServing}}); err != nil {
 			slog.Error("controller manager stopped", "err", err)
 		}
 	}()

@@ -38,7 +38,8 @@ rules:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--audit-policy-file", policy, "--audit-log-path", auditLog}})
+	// Serving CSRs are approved by skiff's opt-in rule here (off by default: an administrator approves them).
+	c := framework.Start(t, framework.Options{ExtraArgs: []string{"--audit-policy-file", policy, "--audit-log-path", auditLog, "--auto-approve-kubelet-serving"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 

@@ -26,6 +26,9 @@ type Approver struct {
 	Allowed func(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, attrs authorizationv1.ResourceAttributes) (bool, error)
 	// Node returns a Node by name; nil reads it from the API.
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
+	// ApproveKubeletServing turns on skiff's kubelet-serving rule (servingapproval.go). Off by default, as
+	// upstream never auto-approves serving certificates: the rule trusts the addresses a node reports itself.
+	ApproveKubeletServing bool
 }
 
 // StartApprover runs the approving controller until ctx ends.
@@ -67,6 +70,9 @@ func (a *Approver) decide(ctx context.Context, csr *certificatesv1.CertificateSi
 		return "", nil, fmt.Errorf("unable to parse csr %q: %w", csr.Name, err)
 	}
 	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		if !a.ApproveKubeletServing {
+			return "", nil, nil // for an administrator: kubectl certificate approve
+		}
 		msg, err := a.decideServing(ctx, csr, req)
 		if err != nil && !errors.Is(err, errNodeNotRegistered) {
 			// Refused by the rule: left pending for an administrator, not retried.

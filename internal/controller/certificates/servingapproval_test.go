@@ -84,7 +84,7 @@ func TestServingDecisions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.csr.Spec.Groups = []string{"system:nodes", "system:authenticated"}
-			a := &Approver{Node: func(_ context.Context, name string) (*corev1.Node, error) {
+			a := &Approver{ApproveKubeletServing: true, Node: func(_ context.Context, name string) (*corev1.Node, error) {
 				if name != "n1" || tc.node == nil {
 					return nil, apierrors.NewNotFound(corev1.Resource("nodes"), name)
 				}
@@ -93,6 +93,11 @@ func TestServingDecisions(t *testing.T) {
 			msg, _, err := a.decide(context.Background(), tc.csr)
 			if msg != tc.want || (err != nil) != tc.wantRetry {
 				t.Fatalf("message %q err %v, want %q retry=%v", msg, err, tc.want, tc.wantRetry)
+			}
+			// Off by default (upstream never auto-approves serving certificates): left for an administrator.
+			a.ApproveKubeletServing = false
+			if msg, _, err := a.decide(context.Background(), tc.csr); msg != "" || err != nil {
+				t.Fatalf("rule off: message %q err %v", msg, err)
 			}
 		})
 	}

@@ -130,7 +130,7 @@ func init() {
 		}},
 		{Name: "csrapproving", ServiceAccount: "certificate-controller", Start: func(ctx context.Context, cc *Context) error {
 			return certificates.StartApprover(ctx, cc.Informers.Certificates().V1().CertificateSigningRequests(),
-				&certificates.Approver{Client: cc.Client})
+				&certificates.Approver{Client: cc.Client, ApproveKubeletServing: cc.Options.ApproveKubeletServing})
 		}},
 		{Name: "csrcleaner", ServiceAccount: "certificate-controller", Start: func(ctx context.Context, cc *Context) error {
 			return certificates.StartCleaner(ctx, cc.Client, cc.Informers.Certificates().V1().CertificateSigningRequests())

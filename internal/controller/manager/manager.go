@@ -85,6 +85,8 @@ type Options struct {
 	// SigningDuration caps the certificates' lifetime.
 	SigningCA       func() (*pki.CA, error)
 	SigningDuration time.Duration
+	// ApproveKubeletServing auto-approves nodes' kubelet-serving CSRs under skiff's rule (--auto-approve-kubelet-serving).
+	ApproveKubeletServing bool
 }
 
 // Config configures the manager.
