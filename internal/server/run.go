@@ -15,14 +15,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/version"
@@ -540,57 +538,6 @@ func startEtcd(ctx context.Context, cfg Config) (*clientv3.Client, func(), error
 	return cli, func() { cli.Close(); e.Close() }, nil
 }
 
-func servingLeaf(cfg Config) pki.Leaf {
-	leaf := pki.Leaf{CommonName: "kube-apiserver", Server: true,
-		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	if h := hostname(); h != "" {
-		leaf.DNSNames = append(leaf.DNSNames, h)
-	}
-	leaf.IPs = append(leaf.IPs, localIPs()...)
-	for _, san := range append(cfg.TLSSANs, cfg.AdvertiseAddress, cfg.BindAddress) {
-		if ip := net.ParseIP(san); ip != nil {
-			if !ip.IsUnspecified() {
-				leaf.IPs = append(leaf.IPs, ip)
-			}
-		} else if san != "" {
-			leaf.DNSNames = append(leaf.DNSNames, san)
-		}
-	}
-	return leaf
-}
-
-func listen(cfg Config, ca *pki.CA, tlsDir string, h http.Handler) (*http.Server, net.Listener, error) {
-	minVersion, suites, err := tlsSettings(cfg.TLSMinVersion, cfg.TLSCipherSuites)
-	if err != nil {
-		return nil, nil, err
-	}
-	serving := &renewingCertificate{ca: ca, dir: tlsDir, name: "serving", leaf: servingLeaf(cfg)}
-	if _, err := serving.get(nil); err != nil {
-		return nil, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	tlsCfg := &tls.Config{
-		MinVersion:     minVersion,
-		CipherSuites:   suites,
-		GetCertificate: serving.get,
-		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      pool,
-		NextProtos:     []string{"h2", "http/1.1"},
-	}
-	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
-		// Informers multiplex many watches over one connection: allow as many streams as upstream does.
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
-	return srv, ln, nil
-}
-
 // loopbackConfig is the API server's own client (bootstrap objects, the kubernetes Service, the RBAC and
 // authentication informers): a system:masters certificate, as upstream's loopback. Components get their own
 // identities (identities.go).
@@ -616,78 +563,6 @@ func withAgent(cfg *rest.Config, agent string, qps float32) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.UserAgent, c.QPS, c.Burst = agent, qps, int(qps)*2
 	return c
-}
-
-// parseReserved adds up --kube-reserved and --system-reserved (name=quantity for cpu, memory,
-// ephemeral-storage and pid).
-func parseReserved(lists ...map[string]string) (corev1.ResourceList, error) {
-	out := corev1.ResourceList{}
-	for i, l := range lists {
-		flag := []string{"--kube-reserved", "--system-reserved"}[i]
-		for k, v := range l {
-			switch k {
-			case "cpu", "memory", "ephemeral-storage", "pid":
-			default:
-				return nil, fmt.Errorf("%s: unknown resource %q (want cpu, memory, ephemeral-storage or pid)", flag, k)
-			}
-			q, err := resource.ParseQuantity(v)
-			if err != nil || q.Sign() < 0 {
-				return nil, fmt.Errorf("%s: %s=%q is not a non-negative quantity", flag, k, v)
-			}
-			sum := out[corev1.ResourceName(k)]
-			sum.Add(q)
-			out[corev1.ResourceName(k)] = sum
-		}
-	}
-	return out, nil
-}
-
-// parseTaints reads --register-with-taints entries: key=value:Effect or key:Effect.
-func parseTaints(specs []string) ([]corev1.Taint, error) {
-	var out []corev1.Taint
-	for _, s := range specs {
-		kv, effect, ok := strings.Cut(s, ":")
-		if !ok {
-			return nil, fmt.Errorf("taint %q: want key=value:Effect", s)
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		switch corev1.TaintEffect(effect) {
-		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
-		default:
-			return nil, fmt.Errorf("taint %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
-		}
-		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
-	}
-	return out, nil
-}
-
-// issueTLS issues a certificate from the cluster CA and returns a TLS config presenting it.
-func issueTLS(ca *pki.CA, leaf pki.Leaf) (*tls.Config, error) {
-	m, err := newMemoryCert(ca, leaf)
-	if err != nil {
-		return nil, err
-	}
-	return m.tlsConfig(), nil
-}
-
-// parseServiceRanges reads --service-cidr and --service-node-port-range.
-func parseServiceRanges(cidr, ports string) (*apiserver.ServiceRanges, error) {
-	_, ipnet, err := net.ParseCIDR(cidr)
-	if err != nil {
-		return nil, fmt.Errorf("--service-cidr: %w", err)
-	}
-	if ones, bits := ipnet.Mask.Size(); bits-ones < 2 {
-		return nil, fmt.Errorf("--service-cidr %s is too small", cidr)
-	} else if bits-ones > 20 {
-		return nil, fmt.Errorf("--service-cidr %s is too large: at most 20 host bits (a /12 for IPv4), as upstream", cidr)
-	}
-	lo, hi, ok := strings.Cut(ports, "-")
-	minP, err1 := strconv.Atoi(lo)
-	maxP, err2 := strconv.Atoi(hi)
-	if !ok || err1 != nil || err2 != nil || minP < 1 || maxP > 65535 || minP > maxP {
-		return nil, fmt.Errorf("--service-node-port-range %q: want MIN-MAX within 1-65535", ports)
-	}
-	return &apiserver.ServiceRanges{CIDR: ipnet, NodePortMin: minP, NodePortMax: maxP}, nil
 }
 
 // startProxy runs the service proxy: Services and EndpointSlices to the skiff-proxy nftables table. podsNet

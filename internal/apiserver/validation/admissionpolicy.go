@@ -105,14 +105,7 @@ func validateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.Validat
 	var errs field.ErrorList
 	sp := field.NewPath("spec")
 	s := &b.Spec
-	if s.PolicyName == "" {
-		errs = append(errs, field.Required(sp.Child("policyName"), ""))
-	} else {
-		errs = append(errs, dns1123Subdomain(s.PolicyName, sp.Child("policyName"))...)
-	}
-	if r := s.ParamRef; r != nil {
-		errs = append(errs, validateParamRef(r, sp.Child("paramRef"))...)
-	}
+	errs = append(errs, validateBindingPolicy(s.PolicyName, s.ParamRef, sp)...)
 	if s.MatchResources != nil {
 		errs = append(errs, validateMatchResources(s.MatchResources, sp.Child("matchResources"))...)
 	}
@@ -257,6 +250,20 @@ func validateVariables(vs []admissionregistrationv1.Variable, vars *policy.Varia
 		} else if err := vars.Exprs[i].Err; err != nil {
 			errs = append(errs, field.Invalid(vp.Child("expression"), v.Expression, err.Error()))
 		}
+	}
+	return errs
+}
+
+// validateBindingPolicy checks what both kinds of policy binding have: spec.policyName and spec.paramRef.
+func validateBindingPolicy(policyName string, ref *admissionregistrationv1.ParamRef, sp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if policyName == "" {
+		errs = append(errs, field.Required(sp.Child("policyName"), ""))
+	} else {
+		errs = append(errs, dns1123Subdomain(policyName, sp.Child("policyName"))...)
+	}
+	if ref != nil {
+		errs = append(errs, validateParamRef(ref, sp.Child("paramRef"))...)
 	}
 	return errs
 }

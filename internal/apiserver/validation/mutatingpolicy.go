@@ -94,14 +94,7 @@ func validateMutatingAdmissionPolicyBinding(b *admissionregistrationv1.MutatingA
 	var errs field.ErrorList
 	sp := field.NewPath("spec")
 	s := &b.Spec
-	if s.PolicyName == "" {
-		errs = append(errs, field.Required(sp.Child("policyName"), ""))
-	} else {
-		errs = append(errs, dns1123Subdomain(s.PolicyName, sp.Child("policyName"))...)
-	}
-	if r := s.ParamRef; r != nil {
-		errs = append(errs, validateParamRef(r, sp.Child("paramRef"))...)
-	}
+	errs = append(errs, validateBindingPolicy(s.PolicyName, s.ParamRef, sp)...)
 	if m := s.MatchResources; m != nil {
 		errs = append(errs, validateMatchResources(m, sp.Child("matchResources"))...)
 		errs = append(errs, validateMutatingOperations(m, sp.Child("matchResources"))...)
